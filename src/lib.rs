@@ -1,0 +1,15 @@
+//! loadgate: load testing as a gate in CI.
+//!
+//! The data flows one way: scenario -> plan -> executor (engine) -> partial results -> merge ->
+//! thresholds -> reports. No module reaches back up this chain.
+
+pub mod engine;
+pub mod error;
+pub mod plan;
+pub mod report;
+pub mod results;
+pub mod scenario;
+pub mod stats;
+pub mod threshold;
+
+pub use error::{Error, Result};

@@ -1,0 +1,319 @@
+//! `results.json`: the public document of a run. Its summary part is a contract (DESIGN.md):
+//! add fields freely, keep names and units. The histograms let `loadgate report` and baseline
+//! comparisons recompute anything later, and let partial results of workers merge exactly.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::stats::{
+    self, Aggregate, Bucket, CodecError, ErrorKind, FailureSample, Failures, Histogram, MetricSet,
+};
+use crate::threshold::{Op, Unit};
+
+pub const SCHEMA: &str = "loadgate/results/v1";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Results {
+    pub schema: String,
+    pub scenario: String,
+    pub run_id: String,
+    pub executor: String,
+    pub workers: u32,
+    pub passed: bool,
+    pub partial: bool,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub duration_s: f64,
+    /// The model and its figures, for the report's header (`"closed"` or `"open"`).
+    #[serde(default)]
+    pub load: Option<serde_json::Value>,
+    pub total: Summary,
+    pub labels: IndexMap<String, Summary>,
+    pub thresholds: Vec<ThresholdResult>,
+    pub timeline: Vec<TimelinePoint>,
+    /// Up to 3 sample failures per kind and status code.
+    #[serde(default)]
+    pub failures: Vec<FailureSample>,
+    /// Things a reader must know to trust the figures (saturated generator, default threshold...).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// Why the run ended early, when it did (cancelled, aborted by a threshold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    pub histograms: Histograms,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub requests: u64,
+    pub errors: u64,
+    /// Fraction, 0 to 1.
+    pub error_rate: f64,
+    pub rps: f64,
+    pub dropped: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub response_time_ms: Percentiles,
+    pub ttfb_ms: Percentiles,
+    pub connect_ms: Percentiles,
+    pub status: BTreeMap<String, u64>,
+    pub error_kinds: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub min: f64,
+    pub avg: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    #[serde(rename = "p99.9")]
+    pub p99_9: f64,
+    pub max: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    pub expr: String,
+    pub label: Option<String>,
+    pub metric: String,
+    pub op: Op,
+    pub limit: f64,
+    /// None when the metric has no value (e.g. a label that sent nothing).
+    pub actual: Option<f64>,
+    pub unit: Unit,
+    pub passed: bool,
+    #[serde(default)]
+    pub abort: bool,
+    /// 1-based line of the threshold in the scenario file, 0 when unknown.
+    #[serde(default)]
+    pub line: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    pub t: u32,
+    pub requests: u64,
+    pub errors: u64,
+    #[serde(default)]
+    pub dropped: u64,
+    #[serde(default)]
+    pub active: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Histograms {
+    pub total: HistogramSet,
+    pub labels: IndexMap<String, HistogramSet>,
+    /// Response times of each timeline second (2 significant digits).
+    #[serde(default)]
+    pub timeline: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct HistogramSet {
+    pub response_time: String,
+    pub ttfb: String,
+    pub connect: String,
+}
+
+/// What a run is, apart from its measurements.
+#[derive(Clone, Debug)]
+pub struct RunMeta {
+    pub scenario: String,
+    pub run_id: String,
+    pub executor: String,
+    pub workers: u32,
+    pub started_at: String,
+    pub partial: bool,
+    pub load: Option<serde_json::Value>,
+}
+
+impl Summary {
+    pub fn of(set: &MetricSet, duration: Duration) -> Summary {
+        let mut status: BTreeMap<String, u64> = BTreeMap::new();
+        for &(code, n) in &set.status {
+            *status.entry(code.to_string()).or_default() += n;
+        }
+        let error_kinds = ErrorKind::ALL
+            .iter()
+            .filter(|k| set.error_kind(**k) > 0)
+            .map(|k| (k.as_str().to_string(), set.error_kind(*k)))
+            .collect();
+        Summary {
+            requests: set.requests,
+            errors: set.errors,
+            error_rate: set.error_rate(),
+            rps: stats::aggregate_rate(set.requests, duration),
+            dropped: set.dropped,
+            bytes_sent: set.bytes_sent,
+            bytes_received: set.bytes_received,
+            response_time_ms: Percentiles::of(&set.response_time),
+            ttfb_ms: Percentiles::of(&set.ttfb),
+            connect_ms: Percentiles::of(&set.connect),
+            status,
+            error_kinds,
+        }
+    }
+}
+
+impl Percentiles {
+    pub fn of(h: &Histogram) -> Percentiles {
+        Percentiles {
+            min: stats::min_ms(h),
+            avg: round3(stats::mean_ms(h)),
+            p50: stats::percentile_ms(h, 50.0),
+            p90: stats::percentile_ms(h, 90.0),
+            p95: stats::percentile_ms(h, 95.0),
+            p99: stats::percentile_ms(h, 99.0),
+            p99_9: stats::percentile_ms(h, 99.9),
+            max: stats::max_ms(h),
+        }
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+impl TimelinePoint {
+    fn of(t: usize, b: &Bucket) -> TimelinePoint {
+        TimelinePoint {
+            t: t as u32,
+            requests: b.requests,
+            errors: b.errors,
+            dropped: b.dropped,
+            active: b.active,
+            p50_ms: stats::percentile_ms(&b.response_time, 50.0),
+            p95_ms: stats::percentile_ms(&b.response_time, 95.0),
+            p99_ms: stats::percentile_ms(&b.response_time, 99.0),
+        }
+    }
+}
+
+impl HistogramSet {
+    fn of(set: &MetricSet) -> HistogramSet {
+        HistogramSet {
+            response_time: stats::encode(&set.response_time),
+            ttfb: stats::encode(&set.ttfb),
+            connect: stats::encode(&set.connect),
+        }
+    }
+}
+
+impl Results {
+    /// The results of a run before thresholds are checked (`passed` is set by the verdict).
+    pub fn new(meta: RunMeta, agg: &Aggregate) -> Results {
+        let d = agg.duration;
+        Results {
+            schema: SCHEMA.to_string(),
+            scenario: meta.scenario,
+            run_id: meta.run_id,
+            executor: meta.executor,
+            workers: meta.workers,
+            passed: false,
+            partial: meta.partial,
+            started_at: meta.started_at,
+            duration_s: round3(d.as_secs_f64()),
+            load: meta.load,
+            total: Summary::of(&agg.total, d),
+            labels: agg
+                .labels
+                .iter()
+                .map(|(l, m)| (l.clone(), Summary::of(m, d)))
+                .collect(),
+            thresholds: Vec::new(),
+            timeline: agg
+                .timeline
+                .iter()
+                .enumerate()
+                .map(|(t, b)| TimelinePoint::of(t, b))
+                .collect(),
+            failures: agg.failure_samples().to_vec(),
+            warnings: Vec::new(),
+            stopped: None,
+            histograms: Histograms {
+                total: HistogramSet::of(&agg.total),
+                labels: agg
+                    .labels
+                    .iter()
+                    .map(|(l, m)| (l.clone(), HistogramSet::of(m)))
+                    .collect(),
+                timeline: agg
+                    .timeline
+                    .iter()
+                    .map(|b| stats::encode(&b.response_time))
+                    .collect(),
+            },
+        }
+    }
+
+    /// Rebuilds the aggregate (histograms and counters) from saved results, to recompute figures
+    /// or to merge partial results of workers.
+    pub fn to_aggregate(&self) -> Result<Aggregate, CodecError> {
+        let mut agg = Aggregate::new(&[]);
+        agg.duration = Duration::from_secs_f64(self.duration_s.max(0.0));
+        agg.total = metric_set(&self.total, &self.histograms.total)?;
+        for (name, summary) in &self.labels {
+            let hist = self
+                .histograms
+                .labels
+                .get(name)
+                .ok_or_else(|| missing(&format!("label {name}")))?;
+            agg.labels.push((name.clone(), metric_set(summary, hist)?));
+        }
+        for (t, point) in self.timeline.iter().enumerate() {
+            let response_time = match self.histograms.timeline.get(t) {
+                Some(h) => stats::decode(h)?,
+                None => stats::new_histogram(stats::TIMELINE_SIGFIGS),
+            };
+            *agg.bucket_mut(t) = Bucket {
+                requests: point.requests,
+                errors: point.errors,
+                dropped: point.dropped,
+                active: point.active,
+                response_time,
+            };
+        }
+        let mut failures = Failures::default();
+        for f in &self.failures {
+            failures.push(f.clone());
+        }
+        agg.failures = failures;
+        Ok(agg)
+    }
+}
+
+fn missing(what: &str) -> CodecError {
+    stats::CodecError::missing(what)
+}
+
+fn metric_set(s: &Summary, h: &HistogramSet) -> Result<MetricSet, CodecError> {
+    let mut m = MetricSet::new();
+    m.response_time = stats::decode(&h.response_time)?;
+    m.ttfb = stats::decode(&h.ttfb)?;
+    m.connect = stats::decode(&h.connect)?;
+    m.requests = s.requests;
+    m.errors = s.errors;
+    m.dropped = s.dropped;
+    m.bytes_sent = s.bytes_sent;
+    m.bytes_received = s.bytes_received;
+    for (code, n) in &s.status {
+        if let Ok(code) = code.parse() {
+            m.count_status(code, *n);
+        }
+    }
+    for (kind, n) in &s.error_kinds {
+        if let Some(k) = ErrorKind::parse(kind) {
+            m.set_error_kind(k, *n);
+        }
+    }
+    Ok(m)
+}

@@ -1,0 +1,1 @@
+//! The scenario file: model, parsing with positions, validation, JSON Schema.
