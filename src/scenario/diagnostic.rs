@@ -265,8 +265,16 @@ impl Source<'_> {
                 .maybe_help(help)
             }
             E::SerdeMissingField { field, .. } => {
-                let at = self.first_content().unwrap_or(pos);
-                let at = if at.line == pos.line { pos } else { at };
+                // The parser points at the last key it read; for the scenario's own keys the
+                // start of the file says "this mapping" better.
+                let at = match *field {
+                    "name" | "load" | "requests" => self.first_content().unwrap_or(pos),
+                    _ => pos,
+                };
+                let at = Pos {
+                    len: self.key_len(at).unwrap_or(at.len),
+                    ..at
+                };
                 self.error(at, format!("missing key `{field}`"))
                     .label(format!("`{field}` is required"))
                     .maybe_help(missing_help(field))
@@ -297,9 +305,18 @@ impl Source<'_> {
                 .with_help(
                     "the top level is `key: value` lines, starting with e.g. `name: my-api`",
                 ),
-            E::Unexpected { expected, .. } => self
-                .error(pos, format!("expected {}", human(expected)))
-                .label(format!("expected {}", human(expected))),
+            E::Unexpected { expected, .. } => {
+                let err = self
+                    .error(pos, format!("expected {}", human(expected)))
+                    .label(format!("expected {}", human(expected)));
+                if expected.contains("sequence") {
+                    err.with_help(
+                        "list items start with `- ` on their own lines, or write `[a, b]`",
+                    )
+                } else {
+                    err
+                }
+            }
             E::DuplicateMappingKey { key, .. } => {
                 let key = key.as_deref().unwrap_or("?");
                 self.error(pos, format!("duplicate key `{key}`"))
@@ -307,10 +324,16 @@ impl Source<'_> {
                     .with_help("each key may appear once per mapping; remove one of them")
             }
             E::ExternalMessage { msg, .. } => {
-                self.error(pos, format!("invalid YAML: {msg}")).with_help(
+                let help = if msg.contains("flow") {
+                    "a `{` or `[` opened on this line or above is not closed, or an entry lacks its `,`"
+                } else if msg.contains("quoted") {
+                    "a quoted string opened on this line or above is not closed"
+                } else {
                     "YAML nests by indentation: keys of one mapping start in the same column, \
-                     and a nested mapping is indented further than its key (spaces, not tabs)",
-                )
+                     and a nested mapping is indented further than its key (spaces, not tabs)"
+                };
+                self.error(pos, format!("invalid YAML: {msg}"))
+                    .with_help(help)
             }
             E::Eof { .. } => self
                 .error(pos, "the scenario file ended unexpectedly")
@@ -320,6 +343,14 @@ impl Source<'_> {
                 self.error(pos, message.into_owned())
             }
         }
+    }
+
+    /// Length of a `key:` starting at `pos`, if there is one.
+    fn key_len(&self, pos: Pos) -> Option<usize> {
+        let line = self.line_text(pos.line)?;
+        let rest: String = line.chars().skip(pos.column.checked_sub(1)?).collect();
+        let key = rest.split(':').next()?.trim_end();
+        (!key.is_empty() && key.len() < rest.len()).then(|| key.chars().count())
     }
 
     fn is_document_start(&self, pos: Pos) -> bool {

@@ -15,6 +15,8 @@ mod sections;
 mod vars;
 
 #[cfg(test)]
+mod error_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;

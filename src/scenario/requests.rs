@@ -227,11 +227,11 @@ impl Resolver<'_> {
         let mut codes = Vec::with_capacity(node.value.0.len());
         for &code in &node.value.0 {
             let Some(code) = u16::try_from(code).ok().filter(|c| (100..=599).contains(c)) else {
+                let at = Pos::of(&node.referenced);
+                let at = self.find_on_line(at, &code.to_string()).unwrap_or(at);
                 return Err(self
-                    .error(
-                        &node.referenced,
-                        format!("{code} is not an HTTP status code"),
-                    )
+                    .src
+                    .error(at, format!("{code} is not an HTTP status code"))
                     .label("expected codes from 100 to 599")
                     .with_help("e.g. `expect: { status: [200, 201] }`"));
             };

@@ -274,7 +274,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// The position of `needle` on the node's line, at or after the node's column.
-    fn find_on_line(&self, node: Pos, needle: &str) -> Option<Pos> {
+    pub(super) fn find_on_line(&self, node: Pos, needle: &str) -> Option<Pos> {
         let line = self.src.line_text(node.line)?;
         let start = line
             .char_indices()
