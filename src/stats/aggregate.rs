@@ -184,7 +184,8 @@ mod tests {
     fn interval(second: u32, samples: &[(usize, u64)]) -> Interval {
         let mut r = Recorder::new(2);
         for &(label, us) in samples {
-            r.label(label).record_response(200, true, us, us / 2, 10, 100);
+            r.label(label)
+                .record_response(200, true, us, us / 2, 10, 100);
         }
         Interval {
             second,

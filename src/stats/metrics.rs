@@ -98,7 +98,8 @@ impl MetricSet {
         self.requests += 1;
         self.bytes_sent += bytes_sent;
         self.bytes_received += bytes_received;
-        self.response_time.saturating_record(response_time_us.max(1));
+        self.response_time
+            .saturating_record(response_time_us.max(1));
         self.ttfb.saturating_record(ttfb_us.max(1));
         self.count_status(status, 1);
         if !ok {
@@ -109,7 +110,12 @@ impl MetricSet {
 
     /// A request that failed before a response: counted in errors, not in latency.
     #[inline]
-    pub fn record_transport_error(&mut self, kind: ErrorKind, bytes_sent: u64, bytes_received: u64) {
+    pub fn record_transport_error(
+        &mut self,
+        kind: ErrorKind,
+        bytes_sent: u64,
+        bytes_received: u64,
+    ) {
         self.requests += 1;
         self.errors += 1;
         self.bytes_sent += bytes_sent;
