@@ -60,6 +60,10 @@ pub fn parse(expr: &str) -> Result<Threshold, ParseError> {
         ));
     }
     let (label, body) = split_label(expr)?;
+    if let Some(message) = label.as_deref().and_then(|l| k6_metric(l, &expr[body..])) {
+        let at = expr.len() - expr.trim_start().len();
+        return Err(error(at, message));
+    }
     let mut c = Cursor {
         src: expr,
         pos: body,
@@ -286,6 +290,27 @@ fn split_label(expr: &str) -> Result<(Option<String>, usize), ParseError> {
         ));
     }
     Ok((Some(label.to_string()), colon + 1))
+}
+
+/// k6 keys thresholds by metric (`http_req_duration: p(95)<500`), which reads as a label here;
+/// a run would then find no such request and fail with "no data", so say what to write instead.
+fn k6_metric(label: &str, body: &str) -> Option<String> {
+    let prefix = match label {
+        "http_req_duration" => "",
+        "http_req_waiting" => "ttfb_",
+        "http_req_connecting" => "connect_",
+        "http_req_failed" | "http_reqs" => {
+            return Some(format!(
+                "`{label}` is a k6 metric, not a request name: loadgate writes `error_rate < 1%` \
+                 for http_req_failed, and `requests` or `rps` for http_reqs"
+            ))
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "`{label}` is a k6 metric, not a request name: write `{prefix}{}`",
+        body.trim()
+    ))
 }
 
 fn op(c: &mut Cursor<'_>, name: &str) -> Result<Op, ParseError> {

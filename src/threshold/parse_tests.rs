@@ -155,6 +155,9 @@ const INVALID: &[(&str, usize, &str)] = &[
     ("rc500>10", 0, "`rc500` is not a loadgate metric"),
     ("p90>250ms for 10s", 10, "write `p90 <= 250ms`"),
     ("p90 > 250ms, stop as failed", 11, "must hold"),
+    (" http_req_duration: p(95)<500", 1, "k6 metric, not a request name: write `p(95)<500`"),
+    ("http_req_waiting: p(95)<500", 0, "write `ttfb_p(95)<500`"),
+    ("http_req_failed: rate<0.01", 0, "`error_rate < 1%`"),
 ];
 
 #[test]
