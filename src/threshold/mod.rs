@@ -9,6 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 mod eval;
+mod foreign;
 mod parse;
 
 pub use eval::{breached_aborts, evaluate};

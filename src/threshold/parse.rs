@@ -3,6 +3,7 @@
 //! Offsets in errors are byte offsets into the expression as given (untrimmed), so
 //! [`super::render_error`] can put the caret under the offending character.
 
+use super::foreign::{k6_metric, taurus_criterion, taurus_metric, taurus_trailer};
 use super::{Metric, Op, ParseError, Series, Stat, Threshold, Unit};
 
 const METRICS_HELP: &str =
@@ -229,7 +230,7 @@ fn metric(expr: &str, at: usize, name: &str) -> Result<Metric, ParseError> {
         Ok(m) => Ok(m),
         Err(NameError::Invalid(message)) => Err(error(at, message)),
         Err(NameError::Unknown) => {
-            if let Some(message) = taurus::criterion(name, &expr[at + name.len()..]) {
+            if let Some(message) = taurus_criterion(name, &expr[at + name.len()..]) {
                 return Err(error(at, message));
             }
             let hint = suggestion(name).map_or(String::new(), |s| format!(" did you mean `{s}`?"));
@@ -258,8 +259,7 @@ fn split_label(expr: &str) -> Result<(Option<String>, usize), ParseError> {
         let mut c = Cursor { src: text, pos: 0 };
         match metric_token(&mut c) {
             Ok(name) if !name.is_empty() => {
-                !matches!(metric_from_name(name), Err(NameError::Unknown))
-                    || taurus::is_metric(name)
+                !matches!(metric_from_name(name), Err(NameError::Unknown)) || taurus_metric(name)
             }
             _ => false,
         }
@@ -290,27 +290,6 @@ fn split_label(expr: &str) -> Result<(Option<String>, usize), ParseError> {
         ));
     }
     Ok((Some(label.to_string()), colon + 1))
-}
-
-/// k6 keys thresholds by metric (`http_req_duration: p(95)<500`), which reads as a label here;
-/// a run would then find no such request and fail with "no data", so say what to write instead.
-fn k6_metric(label: &str, body: &str) -> Option<String> {
-    let prefix = match label {
-        "http_req_duration" => "",
-        "http_req_waiting" => "ttfb_",
-        "http_req_connecting" => "connect_",
-        "http_req_failed" | "http_reqs" => {
-            return Some(format!(
-                "`{label}` is a k6 metric, not a request name: loadgate writes `error_rate < 1%` \
-                 for http_req_failed, and `requests` or `rps` for http_reqs"
-            ))
-        }
-        _ => return None,
-    };
-    Some(format!(
-        "`{label}` is a k6 metric, not a request name: write `{prefix}{}`",
-        body.trim()
-    ))
 }
 
 fn op(c: &mut Cursor<'_>, name: &str) -> Result<Op, ParseError> {
@@ -522,7 +501,7 @@ fn tidy(x: f64) -> f64 {
 
 fn trailing(c: &Cursor<'_>, name: &str, op: Op, value: &str) -> ParseError {
     let rest = c.rest();
-    if let Some(message) = taurus::trailer(rest, name, op, value) {
+    if let Some(message) = taurus_trailer(rest, name, op, value) {
         return error(c.pos, message);
     }
     let shown: String = rest.chars().take(24).collect();
@@ -533,77 +512,4 @@ fn trailing(c: &Cursor<'_>, name: &str, op: Op, value: &str) -> ParseError {
              `[LABEL:] METRIC OP VALUE` (write one threshold per condition)"
         ),
     )
-}
-
-/// Taurus's pass/fail criteria (`avg-rt>300ms for 10s, stop as failed`) state when a run FAILS;
-/// a loadgate threshold states what must HOLD. Silently accepting one would invert the gate, so
-/// they are refused with the inverted expression where it is obvious.
-mod taurus {
-    use super::Op;
-
-    const NAMES: &[(&str, Option<&str>)] = &[
-        ("avg-rt", Some("avg")),
-        ("avg-lt", Some("ttfb_avg")),
-        ("avg-ct", Some("connect_avg")),
-        ("fail", Some("error_rate")),
-        ("stdev-rt", None),
-        ("succ", None),
-        ("hits", None),
-        ("bytes", None),
-        ("concurr", None),
-    ];
-
-    const WHY: &str = "this looks like a Taurus failure criterion, which states when a run fails; \
-         a loadgate threshold states the condition that must hold for the run to pass (as in k6)";
-
-    pub(super) fn is_metric(name: &str) -> bool {
-        translate(name).is_some()
-    }
-
-    /// `Some(Some(loadgate name))`, `Some(None)` for a Taurus metric with no direct equivalent.
-    fn translate(name: &str) -> Option<Option<&'static str>> {
-        if let Some(&(_, ours)) = NAMES.iter().find(|(theirs, _)| *theirs == name) {
-            return Some(ours);
-        }
-        let code = name.strip_prefix("rc")?;
-        (!code.is_empty() && code.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(None)
-    }
-
-    /// The message for a Taurus metric name, given the text after it.
-    pub(super) fn criterion(name: &str, after: &str) -> Option<String> {
-        let ours = translate(name)?;
-        let suggestion = ours.and_then(|ours| {
-            let after = after.trim_start();
-            let (op, len) = [("<=", Op::Le), (">=", Op::Ge), ("<", Op::Lt), (">", Op::Gt)]
-                .into_iter()
-                .find(|(t, _)| after.starts_with(t))
-                .map(|(t, op)| (op, t.len()))?;
-            let value = after[len..]
-                .trim_start()
-                .split(|c: char| c.is_whitespace() || c == ',')
-                .next()
-                .filter(|v| !v.is_empty())?;
-            Some(format!("{ours} {} {value}", op.negated()))
-        });
-        Some(match suggestion {
-            Some(s) => format!("{WHY}: write `{s}`"),
-            None => format!("{WHY}; `{name}` is not a loadgate metric"),
-        })
-    }
-
-    /// The message for a Taurus `for 10s` / `, stop as failed` tail after a valid condition.
-    pub(super) fn trailer(rest: &str, name: &str, op: Op, value: &str) -> Option<String> {
-        let lower = rest.to_ascii_lowercase();
-        let taurus = lower.starts_with(',')
-            || lower.starts_with("for ")
-            || lower.contains("stop as")
-            || lower.contains("continue as");
-        taurus.then(|| {
-            format!(
-                "{WHY}, and it has no `for`, `stop as` or `continue as` parts: write `{name} {} {}`",
-                op.negated(),
-                value.trim()
-            )
-        })
-    }
 }
