@@ -13,7 +13,7 @@ pub fn ms(value: f64) -> String {
     }
     let text = sig3(value);
     // Decide on the rounded figure, so that 999.6 ms becomes "1 s" and not "1000 ms".
-    if text.parse::<f64>().map_or(true, |v| v.abs() < 1000.0) {
+    if text.parse::<f64>().is_ok_and(|v| v.abs() < 1000.0) {
         return format!("{} ms", group(&text));
     }
     let secs = value / 1000.0;
@@ -73,7 +73,7 @@ pub fn bytes(n: u64) -> String {
     }
     let mut value = n as f64;
     let mut unit = 0;
-    while unit + 1 < UNITS.len() && sig3(value).parse::<f64>().map_or(false, |v| v >= 1000.0) {
+    while unit + 1 < UNITS.len() && sig3(value).parse::<f64>().is_ok_and(|v| v >= 1000.0) {
         value /= 1000.0;
         unit += 1;
     }
