@@ -60,6 +60,7 @@ fn template_renders_a_minimal_run_with_strict_undefined() {
     assert!(!md.contains("### By label"));
     assert!(!md.contains("mermaid"), "no chart without a timeline");
     assert!(!md.contains("\n\n\n"), "no runs of blank lines:\n{md}");
+    insta::assert_snapshot!("markdown_minimal", md);
 }
 
 #[test]
