@@ -10,6 +10,7 @@ pub mod report;
 pub mod results;
 pub mod scenario;
 pub mod stats;
+pub mod target;
 pub mod threshold;
 
 pub use error::{Error, Result};
