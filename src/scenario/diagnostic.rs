@@ -291,7 +291,7 @@ impl Source<'_> {
             } => self
                 .error(
                     pos,
-                    format!("expected {}, found {unexpected}", human(expected)),
+                    format!("expected {}, found {}", human(expected), found(unexpected)),
                 )
                 .label(format!("expected {}", human(expected))),
             E::InvalidScalar { ty, .. } => {
@@ -423,6 +423,16 @@ fn missing_help(field: &str) -> Option<String> {
         _ => return None,
     };
     Some(help.to_string())
+}
+
+/// serde's description of what was found, in a user's words.
+fn found(unexpected: &str) -> String {
+    match unexpected {
+        "sequence" => "a list".to_string(),
+        "map" => "a mapping".to_string(),
+        "unit value" | "unit" | "null" => "nothing".to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// serde's and the parser's type names in a user's words.

@@ -137,3 +137,39 @@ snapshot!(
     zero_workers,
     format!("{MINIMAL_HEAD}workers: 0\nrequests: [{{ path: / }}]\n")
 );
+
+/// A valid scenario with one request named `create-order` and these thresholds.
+fn with_thresholds(thresholds: &str) -> String {
+    format!("{MINIMAL_HEAD}requests:\n  - {{ name: create-order, path: /orders }}\nthresholds:\n{thresholds}")
+}
+
+snapshot!(
+    bad_threshold_unit,
+    with_thresholds("  - p95 < 300ms\n  - p99 < 3xs\n")
+);
+snapshot!(
+    bad_threshold_quoted,
+    with_thresholds("  - \"create-order: p95 >> 500ms\"\n")
+);
+snapshot!(
+    bad_threshold_in_mapping,
+    with_thresholds("  - { expr: 'p99 < 2 seconds', abort: true, after: 30s }\n")
+);
+snapshot!(bad_threshold_metric, with_thresholds("  - pp95 < 300ms\n"));
+snapshot!(
+    unknown_threshold_label,
+    with_thresholds("  - \"create-ordr: p95 < 500ms\"\n")
+);
+snapshot!(
+    unknown_threshold_label_far,
+    with_thresholds("  - 'checkout: p95 < 500ms'\n")
+);
+snapshot!(
+    threshold_mapping_without_expr,
+    with_thresholds("  - { abort: true }\n")
+);
+snapshot!(
+    threshold_mapping_unknown_key,
+    with_thresholds("  - { expr: p99 < 2s, abort: true, afer: 30s }\n")
+);
+snapshot!(threshold_not_a_string, with_thresholds("  - [p95, 300]\n"));

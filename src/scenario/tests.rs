@@ -138,6 +138,31 @@ fn design_example_open_variant_parses() {
 }
 
 #[test]
+fn open_variant_is_described_per_part() {
+    let plan = parse(&open_example())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .plan;
+    let text = describe(&plan, 4);
+    assert!(text.contains("open model: 1000 arrivals/s"), "{text}");
+    assert!(
+        text.contains("4 parts: 4 x 250/s (max 1250 in flight)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn questionable_settings_are_warned_about() {
+    let source = format!(
+        "{MINIMAL}tls: {{ insecure: true }}\nthresholds:\n  - {{ expr: p95 < 1s, after: 10s }}\n"
+    );
+    let loaded = parse(&source).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.warnings.len(), 2, "{:?}", loaded.warnings);
+    assert!(loaded.warnings[0].contains("`after` has an effect only with `abort: true`"));
+    assert!(loaded.warnings[1].contains("not verified"));
+    assert!(loaded.plan.tls.insecure);
+}
+
+#[test]
 fn load_reads_the_file_and_names_it() {
     let path = Path::new(FIXTURES).join("design-example.yaml");
     let loaded = load(&path, &env()).unwrap_or_else(|e| panic!("{e}"));
