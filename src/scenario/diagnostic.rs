@@ -10,6 +10,12 @@ use crate::plan::Secrets;
 /// A problem in a scenario file. `Display` renders the whole diagnostic.
 #[derive(Debug, Clone)]
 pub struct ScenarioError {
+    // Boxed: errors travel up through every resolution step, and `Result` stays small.
+    inner: Box<Details>,
+}
+
+#[derive(Debug, Clone)]
+struct Details {
     file: String,
     line: usize,
     column: usize,
@@ -29,53 +35,55 @@ impl ScenarioError {
     /// An error that has no position in the file (the file cannot be read, say).
     pub(crate) fn without_position(file: &str, message: impl Into<String>) -> Self {
         ScenarioError {
-            file: file.to_string(),
-            line: 0,
-            column: 0,
-            message: message.into(),
-            label: None,
-            help: None,
-            snippet: None,
+            inner: Box::new(Details {
+                file: file.to_string(),
+                line: 0,
+                column: 0,
+                message: message.into(),
+                label: None,
+                help: None,
+                snippet: None,
+            }),
         }
     }
 
     /// The scenario file as it was named.
     pub fn file(&self) -> &str {
-        &self.file
+        &self.inner.file
     }
 
     /// 1-based line of the offending node (0 when the error has no position).
     pub fn line(&self) -> usize {
-        self.line
+        self.inner.line
     }
 
     /// 1-based column of the offending node, in characters (0 when the error has no position).
     pub fn column(&self) -> usize {
-        self.column
+        self.inner.column
     }
 
     /// The one-line message, without position or source.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
 
     pub fn help(&self) -> Option<&str> {
-        self.help.as_deref()
+        self.inner.help.as_deref()
     }
 
     /// Text shown after the carets: usually what was expected.
     pub(crate) fn label(mut self, label: impl Into<String>) -> Self {
-        self.label = Some(label.into());
+        self.inner.label = Some(label.into());
         self
     }
 
     pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.inner.help = Some(help.into());
         self
     }
 
     pub(crate) fn maybe_help(mut self, help: Option<String>) -> Self {
-        self.help = help.or(self.help);
+        self.inner.help = help.or(self.inner.help);
         self
     }
 
@@ -85,10 +93,10 @@ impl ScenarioError {
         if secrets.is_empty() {
             return self;
         }
-        self.message = secrets.mask(&self.message);
-        self.label = self.label.map(|l| secrets.mask(&l));
-        self.help = self.help.map(|h| secrets.mask(&h));
-        if let Some(snippet) = &mut self.snippet {
+        self.inner.message = secrets.mask(&self.inner.message);
+        self.inner.label = self.inner.label.map(|l| secrets.mask(&l));
+        self.inner.help = self.inner.help.map(|h| secrets.mask(&h));
+        if let Some(snippet) = &mut self.inner.snippet {
             snippet.text = secrets.mask(&snippet.text);
         }
         self
@@ -97,37 +105,41 @@ impl ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", self.message)?;
-        let gutter = if self.line > 0 {
-            self.line.to_string().len()
+        writeln!(f, "error: {}", self.inner.message)?;
+        let gutter = if self.inner.line > 0 {
+            self.inner.line.to_string().len()
         } else {
             1
         };
         let pad = " ".repeat(gutter);
-        if self.line > 0 {
-            writeln!(f, "{pad}--> {}:{}:{}", self.file, self.line, self.column)?;
+        if self.inner.line > 0 {
+            writeln!(
+                f,
+                "{pad}--> {}:{}:{}",
+                self.inner.file, self.inner.line, self.inner.column
+            )?;
         } else {
-            writeln!(f, "{pad}--> {}", self.file)?;
+            writeln!(f, "{pad}--> {}", self.inner.file)?;
         }
-        if let Some(snippet) = &self.snippet {
+        if let Some(snippet) = &self.inner.snippet {
             writeln!(f, "{pad} |")?;
-            writeln!(f, "{} | {}", self.line, snippet.text)?;
+            writeln!(f, "{} | {}", self.inner.line, snippet.text)?;
             // Keep tabs in the lead-in so the caret lines up however the terminal shows them.
             let lead: String = snippet
                 .text
                 .chars()
-                .take(self.column.saturating_sub(1))
+                .take(self.inner.column.saturating_sub(1))
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
             let carets = "^".repeat(snippet.width.max(1));
-            match &self.label {
+            match &self.inner.label {
                 Some(label) => writeln!(f, "{pad} | {lead}{carets} {label}")?,
                 None => writeln!(f, "{pad} | {lead}{carets}")?,
             }
-        } else if let Some(label) = &self.label {
+        } else if let Some(label) = &self.inner.label {
             writeln!(f, "{pad} = note: {label}")?;
         }
-        if let Some(help) = &self.help {
+        if let Some(help) = &self.inner.help {
             writeln!(f, "{pad} |")?;
             writeln!(f, "{pad} = help: {help}")?;
         }
@@ -194,11 +206,11 @@ impl Source<'_> {
         if pos.line == 0 {
             return err;
         }
-        err.line = pos.line;
-        err.column = pos.column.max(1);
+        err.inner.line = pos.line;
+        err.inner.column = pos.column.max(1);
         if let Some(text) = self.line_text(pos.line) {
-            let remaining = text.chars().count().saturating_sub(err.column - 1);
-            err.snippet = Some(Snippet {
+            let remaining = text.chars().count().saturating_sub(err.inner.column - 1);
+            err.inner.snippet = Some(Snippet {
                 text: text.to_string(),
                 width: pos.len.clamp(1, remaining.max(1)),
             });
@@ -239,7 +251,7 @@ impl Source<'_> {
     }
 
     /// Turns a YAML or structure error from the parser into a diagnostic in our words.
-    pub fn from_yaml(&self, err: &serde_saphyr::Error) -> ScenarioError {
+    pub fn yaml_error(&self, err: &serde_saphyr::Error) -> ScenarioError {
         use serde_saphyr::Error as E;
         let pos = err.location().map(|l| Pos::of(&l)).unwrap_or(Pos {
             line: 0,

@@ -89,7 +89,7 @@ pub fn parse_str(
         );
     }
     let scenario: model::Scenario =
-        serde_saphyr::from_str(source).map_err(|err| src.from_yaml(&err))?;
+        serde_saphyr::from_str(source).map_err(|err| src.yaml_error(&err))?;
     let mut resolver = resolve::Resolver::new(src, base_dir, env);
     match resolver.resolve(scenario) {
         Ok(plan) => Ok(Loaded {

@@ -65,7 +65,7 @@ fn design_example_parses_into_the_expected_plan() {
     assert_eq!((home.name.as_str(), home.label), ("home", 0));
     assert_eq!(home.method, "GET");
     assert_eq!(home.url, "https://staging.example.com/");
-    assert_eq!(home.headers, [bearer.clone()]);
+    assert_eq!(home.headers, std::slice::from_ref(&bearer));
     assert_eq!(home.body, None);
     assert!(home.expect_status.is_empty());
     let order = &plan.requests[1];

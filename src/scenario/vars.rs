@@ -24,9 +24,9 @@ pub(crate) fn substitute(
         out.push_str(&rest[..at]);
         let tail = &rest[at..];
         let offset = text.len() - tail.len();
-        if tail.starts_with("$${") {
+        if let Some(after) = tail.strip_prefix("$${") {
             out.push_str("${");
-            rest = &tail[3..];
+            rest = after;
         } else if let Some(inner) = tail.strip_prefix("${") {
             let end = inner.find('}').ok_or(VarError::BadName { offset })?;
             let name = &inner[..end];
