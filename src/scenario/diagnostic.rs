@@ -105,7 +105,7 @@ impl ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", self.inner.message)?;
+        writeln!(f, "error: {}", printable(&self.inner.message))?;
         let gutter = if self.inner.line > 0 {
             self.inner.line.to_string().len()
         } else {
@@ -123,7 +123,7 @@ impl fmt::Display for ScenarioError {
         }
         if let Some(snippet) = &self.inner.snippet {
             writeln!(f, "{pad} |")?;
-            writeln!(f, "{} | {}", self.inner.line, snippet.text)?;
+            writeln!(f, "{} | {}", self.inner.line, printable(&snippet.text))?;
             // Keep tabs in the lead-in so the caret lines up however the terminal shows them.
             let lead: String = snippet
                 .text
@@ -133,18 +133,32 @@ impl fmt::Display for ScenarioError {
                 .collect();
             let carets = "^".repeat(snippet.width.max(1));
             match &self.inner.label {
-                Some(label) => writeln!(f, "{pad} | {lead}{carets} {label}")?,
+                Some(label) => writeln!(f, "{pad} | {lead}{carets} {}", printable(label))?,
                 None => writeln!(f, "{pad} | {lead}{carets}")?,
             }
         } else if let Some(label) = &self.inner.label {
-            writeln!(f, "{pad} = note: {label}")?;
+            writeln!(f, "{pad} = note: {}", printable(label))?;
         }
         if let Some(help) = &self.inner.help {
             writeln!(f, "{pad} |")?;
-            writeln!(f, "{pad} = help: {help}")?;
+            writeln!(f, "{pad} = help: {}", printable(help))?;
         }
         Ok(())
     }
+}
+
+/// Replaces control characters (terminal escapes, stray `\r`) one for one, so quoted source
+/// cannot drive the terminal and carets stay aligned.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 impl std::error::Error for ScenarioError {}
@@ -268,7 +282,8 @@ impl Source<'_> {
                     .collect::<Vec<_>>()
                     .join(", ");
                 let help = nearest(field, expected.iter().copied())
-                    .map(|k| format!("did you mean `{k}`?"));
+                    .map(|k| format!("did you mean `{k}`?"))
+                    .or_else(|| home_of(field).map(|home| format!("`{field}` belongs {home}")));
                 self.error(
                     pos,
                     format!("unknown key `{field}` in {}", section_of(expected)),
@@ -426,6 +441,24 @@ fn section_of(expected: &[&str]) -> &'static str {
     }
 }
 
+/// Where a key that is valid somewhere else in the file belongs.
+fn home_of(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "timeout" => "under `defaults`",
+        "concurrency" | "rate" | "ramp_up" | "hold_for" | "think_time" | "max_in_flight" => {
+            "under `load`"
+        }
+        "path" | "url" | "method" | "body" | "body_file" | "expect" | "headers" => {
+            "to a request, under `requests`"
+        }
+        "ca_file" | "insecure" => "under `tls`",
+        "cpu" | "memory" | "spot" | "min_workers" | "max_cost_usd" => "under `fargate`",
+        "status" => "under a request's `expect`",
+        "expr" | "abort" | "after" => "to a threshold mapping, under `thresholds`",
+        _ => return None,
+    })
+}
+
 fn missing_help(field: &str) -> Option<String> {
     let help = match field {
         "name" => "add `name: my-api`: it names the run in reports, history and the PR comment",
@@ -497,6 +530,22 @@ mod tests {
             rendered,
             "error: unknown key `lod`\n --> s.yaml:2:1\n  |\n2 | lod:\n  | ^^^ expected `load`\n  |\n  = help: did you mean `load`?\n"
         );
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        let source = Source {
+            file: "s.yaml",
+            text: "name: x\nlo\u{1b}[31md: 1\n",
+        };
+        let pos = Pos {
+            line: 2,
+            column: 1,
+            len: 8,
+        };
+        let rendered = source.error(pos, "unknown key `lo\u{1b}[31md`").to_string();
+        assert!(!rendered.contains('\u{1b}'), "{rendered}");
+        assert!(rendered.contains("lo\u{fffd}[31md: 1"), "{rendered}");
     }
 
     #[test]

@@ -173,3 +173,7 @@ snapshot!(
     with_thresholds("  - { expr: p99 < 2s, abort: true, afer: 30s }\n")
 );
 snapshot!(threshold_not_a_string, with_thresholds("  - [p95, 300]\n"));
+snapshot!(
+    key_in_the_wrong_section,
+    format!("{MINIMAL_HEAD}timeout: 5s\nrequests: [{{ path: / }}]\n")
+);
