@@ -90,6 +90,7 @@ pub(crate) struct Load {
 /// The load model: `concurrency` (closed) or `rate` (open).
 #[derive(JsonSchema)]
 #[serde(untagged)]
+#[schemars(rename = "Load")]
 #[allow(dead_code)] // only its schema is used
 enum LoadSchema {
     Closed(ClosedLoad),
@@ -246,6 +247,7 @@ impl<'de> Deserialize<'de> for ThresholdEntry {
 /// A threshold: an expression, or a mapping with `expr` and live-check settings.
 #[derive(JsonSchema)]
 #[serde(untagged)]
+#[schemars(rename = "Threshold")]
 #[allow(dead_code)] // only its schema is used
 pub(crate) enum ThresholdSchema {
     /// `[LABEL:] METRIC OP VALUE`, e.g. `p95 < 300ms`, `error_rate < 1%`, `rps > 150`.
