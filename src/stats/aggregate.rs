@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use super::{
-    new_histogram, FailureSample, Failures, Histogram, MetricSet, SIGFIGS, TIMELINE_SIGFIGS,
+    new_histogram, record_n, FailureSample, Failures, Histogram, MetricSet, SIGFIGS,
+    TIMELINE_SIGFIGS,
 };
 
 /// What one engine thread recorded in one second. Labels are indexed as in the plan.
@@ -143,9 +144,11 @@ impl Aggregate {
             bucket.errors += set.errors;
             bucket.dropped += set.dropped;
             for v in set.response_time.iter_recorded() {
-                bucket
-                    .response_time
-                    .saturating_record_n(v.value_iterated_to(), v.count_at_value());
+                record_n(
+                    &mut bucket.response_time,
+                    v.value_iterated_to(),
+                    v.count_at_value(),
+                );
             }
         }
         self.bucket_mut(interval.second as usize).add(&bucket);
@@ -217,6 +220,17 @@ mod tests {
         assert_eq!(agg.timeline[1].requests, 0);
         assert_eq!(agg.timeline[2].response_time.len(), 1);
         assert_eq!(agg.total.bytes_received, 300);
+    }
+
+    #[test]
+    fn fresh_histograms_grow_to_the_values_recorded() {
+        let mut agg = Aggregate::new(&["a".to_string(), "b".to_string()]);
+        agg.add_interval(&interval(0, &[(0, 21_700), (0, 1_500_000)]));
+        let min = agg.total.response_time.min();
+        assert!((21_600..=21_700).contains(&min), "{min}");
+        assert!(agg.total.response_time.max() >= 1_500_000);
+        assert!(agg.timeline[0].response_time.max() >= 1_500_000);
+        assert!(agg.label("a").unwrap().ttfb.min() >= 10_000);
     }
 
     #[test]

@@ -24,6 +24,17 @@ pub fn new_histogram(sigfigs: u8) -> Histogram {
     Histogram::new(sigfigs).expect("sigfigs is a valid constant")
 }
 
+/// Records `value` `count` times, growing the histogram as needed. hdrhistogram's
+/// `saturating_record` never grows an auto-resizing histogram: it clamps to the current highest
+/// trackable value, which for a fresh histogram is 2, so every latency would read as 2 µs.
+#[inline]
+pub fn record_n(h: &mut Histogram, value: u64, count: u64) {
+    if h.record_n(value, count).is_err() {
+        // Only when growing fails (a value beyond what usize can index): clamp rather than lose it.
+        h.saturating_record_n(value, count);
+    }
+}
+
 /// Value at percentile `p` (0..=100) in milliseconds; 0 for an empty histogram.
 pub fn percentile_ms(h: &Histogram, p: f64) -> f64 {
     if h.is_empty() {
