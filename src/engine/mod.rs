@@ -198,10 +198,7 @@ impl Ctx {
     }
 
     pub fn record_lag(&self, lag_us: u64) {
-        self.recorder
-            .borrow_mut()
-            .sched_lag
-            .saturating_record(lag_us);
+        crate::stats::record_n(&mut self.recorder.borrow_mut().sched_lag, lag_us, 1);
         if lag_us > self.max_lag_us.get() {
             self.max_lag_us.set(lag_us);
         }
