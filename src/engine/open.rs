@@ -19,6 +19,7 @@ pub(crate) async fn run(ctx: Rc<Ctx>, rate: f64, ramp_up: Duration, max_in_fligh
     let first_label = ctx.requests.first().map(|r| r.label);
     let schedule = Schedule::new(rate, ramp_up);
     let mut pacer = Pacer::new();
+    let mut late_in_a_row = 0u32;
     for n in 0u64.. {
         let Some(offset) = schedule.arrival(n) else {
             break;
@@ -27,7 +28,16 @@ pub(crate) async fn run(ctx: Rc<Ctx>, rate: f64, ramp_up: Duration, max_in_fligh
         if scheduled >= ctx.deadline {
             break;
         }
-        pacer.wait_until(scheduled).await;
+        if pacer.wait_until(scheduled).await {
+            late_in_a_row = 0;
+        } else {
+            // Behind schedule the loop would not yield at all: let the arrivals it spawned and
+            // the connections run now and then while it catches up.
+            late_in_a_row += 1;
+            if late_in_a_row % 32 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
         if shared.in_flight.get() >= u64::from(max_in_flight) {
             // Counted, not delayed: a delayed arrival would hide the target's queueing.
             if let Some(label) = first_label {

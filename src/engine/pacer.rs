@@ -26,21 +26,23 @@ impl Pacer {
         }
     }
 
-    /// Returns at `at` or shortly after (at once if `at` has passed).
-    pub async fn wait_until(&mut self, at: Instant) {
+    /// Returns at `at` or shortly after (at once if `at` has passed). False when it returned at
+    /// once without yielding to the runtime.
+    pub async fn wait_until(&mut self, at: Instant) -> bool {
         let now = Instant::now();
         if at <= now + NOT_WORTH_A_TIMER {
-            return;
+            return false;
         }
         #[cfg(target_os = "linux")]
         if let Some(timer) = self.timer.as_mut() {
             if timer.wait(at - now).await.is_ok() {
-                return;
+                return true;
             }
             // A timerfd that failed once is not trusted again.
             self.timer = None;
         }
         coarse_then_yield(at).await;
+        true
     }
 }
 

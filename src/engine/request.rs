@@ -2,6 +2,8 @@
 
 use std::time::Instant;
 
+use http::header::CONNECTION;
+use http::Version;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::Response;
@@ -62,6 +64,8 @@ struct Done {
     sent: Instant,
     first_byte: Instant,
     received: u64,
+    /// The connection ends after this response.
+    close: bool,
     /// Status line and first body bytes, when a failure sample was wanted.
     sample: Option<(String, Vec<u8>)>,
 }
@@ -85,7 +89,13 @@ pub(crate) async fn execute(
     };
     let end = Instant::now();
     match result {
-        Ok(done) => record_response(ctx, index, req, done, measure_from, end),
+        Ok(done) => {
+            if done.close {
+                // Sending on it would race the server's close.
+                *slot = None;
+            }
+            record_response(ctx, index, req, done, measure_from, end);
+        }
         Err(failure) => {
             *slot = None;
             record_failure(ctx, index, req, &failure);
@@ -96,36 +106,67 @@ pub(crate) async fn execute(
 
 async fn attempt(ctx: &Ctx, slot: &mut Option<Conn>, index: usize) -> Result<Done, Failure> {
     let req = &ctx.requests[index];
-    // A kept connection that the server closed meanwhile is replaced, not counted as a failure:
-    // the request was never sent on it.
     if slot.as_ref().is_some_and(|c| c.sender.is_closed()) {
         *slot = None;
     }
-    let conn = match slot {
-        Some(conn) => conn,
-        None => {
-            let started = Instant::now();
-            let origin = &ctx.origins[req.origin];
-            let conn = client::connect(origin, ctx.tls.as_ref())
-                .await
-                .map_err(Failure::Connect)?;
-            let took = micros(started, Instant::now());
-            ctx.recorder
-                .borrow_mut()
-                .label(req.label)
-                .record_connect(took);
-            slot.insert(conn)
+    // A kept connection may have been closed by the server since its last response (idle
+    // timeout, keepalive_requests): hyper then hands the request back unsent, and it is sent on a
+    // new connection instead of counting as a failure. The server never saw it, so counts stay equal.
+    let mut reused = slot.is_some();
+    loop {
+        let conn = match slot {
+            Some(conn) => conn,
+            None => {
+                let started = Instant::now();
+                let origin = &ctx.origins[req.origin];
+                let conn = client::connect(origin, ctx.tls.as_ref())
+                    .await
+                    .map_err(Failure::Connect)?;
+                let took = micros(started, Instant::now());
+                ctx.recorder
+                    .borrow_mut()
+                    .label(req.label)
+                    .record_connect(took);
+                slot.insert(conn)
+            }
+        };
+        if let Err(e) = conn.sender.ready().await {
+            if reused {
+                *slot = None;
+                reused = false;
+                continue;
+            }
+            return Err(Failure::Io(e));
         }
+        let sent = Instant::now();
+        match conn.sender.try_send_request(req.request()).await {
+            Ok(response) => {
+                let first_byte = Instant::now();
+                return read_body(ctx, index, response, sent, first_byte).await;
+            }
+            Err(mut e) => {
+                if !(reused && e.take_message().is_some()) {
+                    return Err(Failure::Io(e.into_error()));
+                }
+                *slot = None;
+                reused = false;
+            }
+        }
+    }
+}
+
+/// Whether the server said it closes the connection after this response.
+fn closes(response: &Response<Incoming>) -> bool {
+    let says = |token: &str| {
+        response.headers().get_all(CONNECTION).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
     };
-    conn.sender.ready().await.map_err(Failure::Io)?;
-    let sent = Instant::now();
-    let response = conn
-        .sender
-        .send_request(req.request())
-        .await
-        .map_err(Failure::Io)?;
-    let first_byte = Instant::now();
-    read_body(ctx, index, response, sent, first_byte).await
+    match response.version() {
+        Version::HTTP_10 => !says("keep-alive"),
+        _ => says("close"),
+    }
 }
 
 async fn read_body(
@@ -135,6 +176,7 @@ async fn read_body(
     sent: Instant,
     first_byte: Instant,
 ) -> Result<Done, Failure> {
+    let close = closes(&response);
     let status = response.status();
     let code = status.as_u16();
     let ok = ctx.plan.requests[index].status_ok(code);
@@ -168,6 +210,7 @@ async fn read_body(
         sent,
         first_byte,
         received,
+        close,
         sample,
     })
 }

@@ -12,6 +12,7 @@ use crate::target::{Latency, Route, Target};
 
 use super::{run_thread, EngineError, Stop, ThreadReport};
 
+mod close_server;
 mod tls_server;
 
 const MS: Duration = Duration::from_millis(1);
@@ -341,6 +342,22 @@ fn counters_move_together_with_the_server_under_uniform_latency() {
     assert_eq!(u.errors, u.error_kind(ErrorKind::Status));
     let timeline: u64 = agg.timeline.iter().map(|b| b.requests).sum();
     assert_eq!(timeline, u.requests);
+}
+
+#[test]
+fn a_connection_the_server_closes_politely_is_replaced_without_errors() {
+    let server = close_server::CloseServer::start(3);
+    for load in [closed(3, 300), open(300.0, 0, 300)] {
+        let before = server.count();
+        let p = plan(&[("x", format!("http://{}/x", server.addr))], load);
+        let (agg, _) = run(p, 1);
+        let x = agg.label("x").unwrap();
+        assert!(x.requests >= 3, "{load:?}");
+        assert_eq!(x.errors, 0, "{load:?}: {:?}", agg.failure_samples());
+        assert_eq!(x.requests, server.count() - before, "{load:?}");
+        // Three requests per connection at most.
+        assert!(x.connect.len() * 3 >= x.requests, "{load:?}");
+    }
 }
 
 /// Keeps a counter alive across a test and its server thread.
