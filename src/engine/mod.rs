@@ -14,6 +14,8 @@ mod stop;
 mod tls;
 
 #[cfg(test)]
+mod bench;
+#[cfg(test)]
 mod tests;
 
 use std::cell::{Cell, RefCell};

@@ -36,7 +36,7 @@ fn open(rate: f64, ramp_ms: u64, hold_ms: u64) -> LoadPlan {
 }
 
 /// A plan of `(name, url)` requests; names double as labels.
-fn plan(requests: &[(&str, String)], load: LoadPlan) -> Plan {
+pub(super) fn plan(requests: &[(&str, String)], load: LoadPlan) -> Plan {
     let mut labels: Vec<String> = Vec::new();
     let requests = requests
         .iter()
