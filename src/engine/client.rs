@@ -2,8 +2,11 @@
 //! computed here, before the first send, so that a send clones reference-counted parts only.
 
 use std::cell::RefCell;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::{pin, Pin};
+use std::task::Poll;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -194,9 +197,52 @@ pub(crate) fn header_size(headers: &HeaderMap) -> usize {
         .sum()
 }
 
-/// A keep-alive HTTP/1.1 connection; its I/O runs in a task of its own.
+/// hyper's connection future: reads and writes the socket when polled.
+pub(crate) type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>>>>;
+
+/// A keep-alive HTTP/1.1 connection. Its I/O is driven by the task that uses it (see
+/// [`drive`]) rather than by a task of its own: one task and no cross-task wake-up per
+/// request, and an idle connection costs no task at all.
 pub(crate) struct Conn {
-    pub sender: SendRequest<Body>,
+    sender: SendRequest<Body>,
+    /// None once hyper's connection future has completed (closed or failed).
+    driver: Option<Driver>,
+}
+
+impl Conn {
+    /// Whether the connection is known to be unusable. A close that happened while nobody polled
+    /// is found at the next send: hyper hands the unsent request back (see `try_send_request`).
+    pub fn is_closed(&self) -> bool {
+        self.driver.is_none() || self.sender.is_closed()
+    }
+
+    /// The sender to build a request future with, and the driver to run it with ([`drive`]).
+    pub fn parts(&mut self) -> (&mut SendRequest<Body>, &mut Option<Driver>) {
+        (&mut self.sender, &mut self.driver)
+    }
+}
+
+/// Runs `fut` (which sends on the connection and reads the response) while driving the
+/// connection's I/O in the same task.
+pub(crate) async fn drive<F: Future>(driver: &mut Option<Driver>, fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    poll_fn(|cx| {
+        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return Poll::Ready(out);
+        }
+        let Some(d) = driver.as_mut() else {
+            return Poll::Pending;
+        };
+        if d.as_mut().poll(cx).is_ready() {
+            // Ended: pending requests learn why through their channel (hyper answers every
+            // callback it drops). A completed future must not be polled again.
+            *driver = None;
+        }
+        // The driver may just have delivered what `fut` waits for: save a round trip through
+        // the scheduler.
+        fut.as_mut().poll(cx)
+    })
+    .await
 }
 
 /// Why a connection could not be opened.
@@ -221,29 +267,27 @@ pub(crate) async fn connect(
         .map_err(ConnectError::Connect)?;
     // Without it a small request can wait for the previous response's delayed ACK.
     tcp.set_nodelay(true).map_err(ConnectError::Connect)?;
-    let sender = match (origin.https, tls) {
+    match (origin.https, tls) {
         (true, Some(tls)) => {
             let stream = tls
                 .connect(origin.server_name.clone(), tcp)
                 .await
                 .map_err(ConnectError::Tls)?;
-            spawn_connection(TokioIo::new(stream)).await?
+            handshake(TokioIo::new(stream)).await
         }
-        _ => spawn_connection(TokioIo::new(tcp)).await?,
-    };
-    Ok(Conn { sender })
+        _ => handshake(TokioIo::new(tcp)).await,
+    }
 }
 
-async fn spawn_connection<T>(io: T) -> Result<SendRequest<Body>, ConnectError>
+async fn handshake<T>(io: T) -> Result<Conn, ConnectError>
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
 {
     let (sender, connection) = http1::handshake(io).await.map_err(ConnectError::Io)?;
-    tokio::task::spawn_local(async move {
-        // Its errors reach the request that was in flight through SendRequest.
-        let _ = connection.await;
-    });
-    Ok(sender)
+    Ok(Conn {
+        sender,
+        driver: Some(Box::pin(connection)),
+    })
 }
 
 /// Microseconds from `from` to `to`, 0 if `to` is earlier.

@@ -68,7 +68,7 @@ impl Shared {
     fn take(&self, origin: usize) -> Option<Conn> {
         let mut idle = self.pool[origin].borrow_mut();
         while let Some(conn) = idle.pop() {
-            if !conn.sender.is_closed() {
+            if !conn.is_closed() {
                 return Some(conn);
             }
         }
@@ -76,7 +76,7 @@ impl Shared {
     }
 
     fn give_back(&self, origin: usize, conn: Conn) {
-        if !conn.sender.is_closed() {
+        if !conn.is_closed() {
             self.pool[origin].borrow_mut().push(conn);
         }
     }

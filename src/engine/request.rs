@@ -104,9 +104,17 @@ pub(crate) async fn execute(
     end
 }
 
+/// What one try on one connection came to.
+enum Try {
+    Done(Done),
+    /// The request never left (the kept connection had closed): try again on a new one.
+    Unsent,
+    Failed(Failure),
+}
+
 async fn attempt(ctx: &Ctx, slot: &mut Option<Conn>, index: usize) -> Result<Done, Failure> {
     let req = &ctx.requests[index];
-    if slot.as_ref().is_some_and(|c| c.sender.is_closed()) {
+    if slot.as_ref().is_some_and(Conn::is_closed) {
         *slot = None;
     }
     // A kept connection may have been closed by the server since its last response (idle
@@ -119,7 +127,9 @@ async fn attempt(ctx: &Ctx, slot: &mut Option<Conn>, index: usize) -> Result<Don
             None => {
                 let started = Instant::now();
                 let origin = &ctx.origins[req.origin];
-                let conn = client::connect(origin, ctx.tls.as_ref())
+                // Boxed: the TLS handshake's state is large and rare, and inline it would size
+                // every user's future (kept for the whole run) to it.
+                let conn = Box::pin(client::connect(origin, ctx.tls.as_ref()))
                     .await
                     .map_err(Failure::Connect)?;
                 let took = micros(started, Instant::now());
@@ -130,24 +140,38 @@ async fn attempt(ctx: &Ctx, slot: &mut Option<Conn>, index: usize) -> Result<Don
                 slot.insert(conn)
             }
         };
-        if let Err(e) = conn.sender.ready().await {
-            if reused {
-                *slot = None;
-                reused = false;
-                continue;
+        let (sender, driver) = conn.parts();
+        let outcome = client::drive(driver, async {
+            if let Err(e) = sender.ready().await {
+                return if reused {
+                    Try::Unsent
+                } else {
+                    Try::Failed(Failure::Io(e))
+                };
             }
-            return Err(Failure::Io(e));
-        }
-        let sent = Instant::now();
-        match conn.sender.try_send_request(req.request()).await {
-            Ok(response) => {
-                let first_byte = Instant::now();
-                return read_body(ctx, index, response, sent, first_byte).await;
-            }
-            Err(mut e) => {
-                if !(reused && e.take_message().is_some()) {
-                    return Err(Failure::Io(e.into_error()));
+            let sent = Instant::now();
+            match sender.try_send_request(req.request()).await {
+                Ok(response) => {
+                    let first_byte = Instant::now();
+                    match read_body(ctx, index, response, sent, first_byte).await {
+                        Ok(done) => Try::Done(done),
+                        Err(failure) => Try::Failed(failure),
+                    }
                 }
+                Err(mut e) => {
+                    if reused && e.take_message().is_some() {
+                        Try::Unsent
+                    } else {
+                        Try::Failed(Failure::Io(e.into_error()))
+                    }
+                }
+            }
+        })
+        .await;
+        match outcome {
+            Try::Done(done) => return Ok(done),
+            Try::Failed(failure) => return Err(failure),
+            Try::Unsent => {
                 *slot = None;
                 reused = false;
             }
@@ -155,17 +179,18 @@ async fn attempt(ctx: &Ctx, slot: &mut Option<Conn>, index: usize) -> Result<Don
     }
 }
 
-/// Whether the server said it closes the connection after this response.
+/// Whether the server said it closes the connection after this response. A single
+/// `Connection` header is what servers send; a token list is matched whole-value only.
 fn closes(response: &Response<Incoming>) -> bool {
-    let says = |token: &str| {
-        response.headers().get_all(CONNECTION).iter().any(|v| {
-            v.to_str()
-                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-        })
+    let says = |token: &[u8]| {
+        response
+            .headers()
+            .get(CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(token))
     };
     match response.version() {
-        Version::HTTP_10 => !says("keep-alive"),
-        _ => says("close"),
+        Version::HTTP_10 => !says(b"keep-alive"),
+        _ => says(b"close"),
     }
 }
 
