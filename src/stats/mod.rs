@@ -59,3 +59,6 @@ pub fn max_ms(h: &Histogram) -> f64 {
 fn us_to_ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
+
+#[cfg(test)]
+mod merge_tests;
