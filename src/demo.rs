@@ -19,7 +19,9 @@ const PLACEHOLDER: &str = "http://localhost:8080";
 pub fn routes() -> Vec<Route> {
     let ms = Duration::from_millis;
     vec![
-        Route::ok("/").latency(Latency::Uniform(ms(2), ms(8))).body(2_000),
+        Route::ok("/")
+            .latency(Latency::Uniform(ms(2), ms(8)))
+            .body(2_000),
         Route::ok("/products")
             .latency(Latency::Uniform(ms(10), ms(40)))
             .body(12_000),

@@ -136,7 +136,12 @@ struct RunObserver<'a> {
 }
 
 impl Observer for RunObserver<'_> {
-    fn progress(&mut self, agg: &Aggregate, elapsed: Duration, planned: Duration) -> Option<String> {
+    fn progress(
+        &mut self,
+        agg: &Aggregate,
+        elapsed: Duration,
+        planned: Duration,
+    ) -> Option<String> {
         self.progress.update(&Snapshot::of(agg, elapsed), planned);
         let breach = threshold::breached_aborts(self.thresholds, agg, elapsed)?;
         let actual = breach

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use super::{new_histogram, FailureSample, Failures, Histogram, MetricSet, TIMELINE_SIGFIGS};
+use super::{
+    new_histogram, record, FailureSample, Failures, Histogram, MetricSet, TIMELINE_SIGFIGS,
+};
 
 /// What one engine thread recorded in one second. Labels are indexed as in the plan.
 #[derive(Clone, Debug)]
@@ -134,9 +136,11 @@ impl Aggregate {
             bucket.errors += set.errors;
             bucket.dropped += set.dropped;
             for v in set.response_time.iter_recorded() {
-                bucket
-                    .response_time
-                    .saturating_record_n(v.value_iterated_to(), v.count_at_value());
+                record(
+                    &mut bucket.response_time,
+                    v.value_iterated_to(),
+                    v.count_at_value(),
+                );
             }
         }
         self.bucket_mut(interval.second as usize).add(&bucket);
@@ -206,6 +210,23 @@ mod tests {
         assert_eq!(agg.timeline[1].requests, 0);
         assert_eq!(agg.timeline[2].response_time.len(), 1);
         assert_eq!(agg.total.bytes_received, 300);
+    }
+
+    #[test]
+    fn large_latencies_are_recorded_not_clamped() {
+        let mut m = MetricSet::new();
+        m.record_response(200, true, 2_500_000, 1_000, 1, 1);
+        m.record_connect(750_000);
+        assert!(m.response_time.max() >= 2_500_000);
+        assert!(m.connect.max() >= 750_000);
+        let mut agg = Aggregate::new(&["a".to_string()]);
+        let mut r = Recorder::new(1);
+        r.label(0).record_response(200, true, 900_000, 1, 1, 1);
+        agg.add_interval(&Interval {
+            second: 0,
+            recorder: r,
+        });
+        assert!(agg.timeline[0].response_time.max() >= 890_000);
     }
 
     #[test]

@@ -47,8 +47,12 @@ fn counts(h: &Histogram) -> Vec<(u64, u64)> {
 }
 
 fn assert_same(a: &Aggregate, b: &Aggregate) {
-    let pairs = std::iter::once((&a.total, &b.total))
-        .chain(a.labels.iter().zip(&b.labels).map(|((_, x), (_, y))| (x, y)));
+    let pairs = std::iter::once((&a.total, &b.total)).chain(
+        a.labels
+            .iter()
+            .zip(&b.labels)
+            .map(|((_, x), (_, y))| (x, y)),
+    );
     for (x, y) in pairs {
         assert_eq!(x.requests, y.requests);
         assert_eq!(x.errors, y.errors);

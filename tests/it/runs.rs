@@ -100,14 +100,27 @@ fn unexpected_statuses_are_status_errors_with_samples() {
     let results = ran.results();
     let served = ran.target().count("/broken");
     assert_eq!(results["total"]["errors"].as_u64().unwrap(), served);
-    assert_eq!(results["total"]["error_kinds"]["status"].as_u64().unwrap(), served);
+    assert_eq!(
+        results["total"]["error_kinds"]["status"].as_u64().unwrap(),
+        served
+    );
     assert_eq!(results["total"]["status"]["500"].as_u64().unwrap(), served);
     // A response with an unexpected status is still a latency sample.
-    assert!(results["total"]["response_time_ms"]["max"].as_f64().unwrap() > 0.0);
+    assert!(
+        results["total"]["response_time_ms"]["max"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
     let failures = results["failures"].as_array().unwrap();
     assert!(!failures.is_empty() && failures.len() <= 3);
-    assert!(failures[0]["body"].as_str().unwrap().contains("injected failure"));
-    assert!(ran.read("loadgate-report/summary.md").contains("injected failure"));
+    assert!(failures[0]["body"]
+        .as_str()
+        .unwrap()
+        .contains("injected failure"));
+    assert!(ran
+        .read("loadgate-report/summary.md")
+        .contains("injected failure"));
 }
 
 #[test]
@@ -140,7 +153,10 @@ fn an_abort_threshold_stops_the_run_early() {
     ran.code(1);
     let results = ran.results();
     assert_eq!(results["partial"], true);
-    assert!(results["stopped"].as_str().unwrap().contains("error_rate < 10%"));
+    assert!(results["stopped"]
+        .as_str()
+        .unwrap()
+        .contains("error_rate < 10%"));
     assert!(results["duration_s"].as_f64().unwrap() < 30.0);
 }
 
