@@ -96,7 +96,12 @@ pub(crate) fn environment() -> Result<Environment<'static>, minijinja::Error> {
 
 pub(crate) fn render(results: &Results) -> Result<String, minijinja::Error> {
     let env = environment()?;
-    env.get_template(TEMPLATE_NAME)?.render(view(results))
+    let mut text = env.get_template(TEMPLATE_NAME)?.render(view(results))?;
+    // Printed on stdout and appended to job summaries: end on a line break.
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
 }
 
 fn view(r: &Results) -> View {

@@ -3,8 +3,7 @@
 use std::time::Duration;
 
 use super::{
-    new_histogram, record, FailureSample, Failures, Histogram, MetricSet, SIGFIGS,
-    TIMELINE_SIGFIGS,
+    new_histogram, record, FailureSample, Failures, Histogram, MetricSet, SIGFIGS, TIMELINE_SIGFIGS,
 };
 
 /// What one engine thread recorded in one second. Labels are indexed as in the plan.

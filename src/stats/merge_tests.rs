@@ -14,9 +14,14 @@ fn aggregate_of(samples: &[(usize, u64, u32)]) -> Aggregate {
     // One recorder per second, as an engine thread hands them over.
     let mut seconds: Vec<Recorder> = (0..5).map(|_| Recorder::new(3)).collect();
     for &(label, us, second) in samples {
-        seconds[second as usize]
-            .label(label)
-            .record_response(200, us % 17 != 0, us, us / 2 + 1, 100, us % 1000);
+        seconds[second as usize].label(label).record_response(
+            200,
+            us % 17 != 0,
+            us,
+            us / 2 + 1,
+            100,
+            us % 1000,
+        );
     }
     let mut agg = Aggregate::new(&labels());
     for (second, recorder) in seconds.into_iter().enumerate() {
