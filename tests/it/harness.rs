@@ -1,6 +1,6 @@
 //! A small builder that keeps tests short: a scenario in a temp dir, a target, one command.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 
 use loadgate::target::{Route, Target};
@@ -156,8 +156,4 @@ impl Ran {
         );
         self
     }
-}
-
-pub fn exists(p: &Path) -> bool {
-    p.exists()
 }
