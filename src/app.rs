@@ -9,7 +9,7 @@ use crate::cli::{Cli, Command, ExecutorKind, RunArgs};
 use crate::error::{EXIT_INVALID_INPUT, EXIT_PASSED};
 use crate::executor::Local;
 use crate::run::RunConfig;
-use crate::{demo, report, run, scenario, Error, Result};
+use crate::{ci, demo, report, run, scenario, Error, Result};
 
 /// Parses `args` (with the program name first), runs the command, and returns the exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
@@ -73,6 +73,7 @@ fn dispatch(command: Command) -> Result<i32> {
 
 fn run_command(args: RunArgs) -> Result<i32> {
     let loaded = scenario::load(&args.scenario, &scenario::ProcessEnv)?;
+    ci::mask_secrets(&loaded.plan.secrets);
     let executor = match args.executor {
         ExecutorKind::Local => Local {
             threads: args.threads.map(|t| t as usize),
@@ -84,5 +85,12 @@ fn run_command(args: RunArgs) -> Result<i32> {
         progress: true,
     };
     let outcome = run::run(&loaded.plan, loaded.warnings, &executor, &config)?;
+    ci::publish(&ci::Publish {
+        plan: &loaded.plan,
+        results: &outcome.results,
+        written: &outcome.written,
+        exit_code: outcome.exit_code,
+        comment: !args.no_comment,
+    });
     Ok(outcome.exit_code)
 }

@@ -64,6 +64,9 @@ pub struct RunArgs {
     /// Do not print the Markdown summary on stdout at the end
     #[arg(long, short, env = "LOADGATE_QUIET")]
     pub quiet: bool,
+    /// Do not post or update the pull-request comment (GitHub) or merge-request note (GitLab)
+    #[arg(long, env = "LOADGATE_NO_COMMENT")]
+    pub no_comment: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

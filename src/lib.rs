@@ -4,6 +4,7 @@
 //! thresholds -> reports. No module reaches back up this chain.
 
 pub mod app;
+pub mod ci;
 pub mod cli;
 pub mod demo;
 pub mod engine;

@@ -59,8 +59,10 @@ pub fn run(
         },
         thresholds: &plan.thresholds,
     };
+    let group = crate::ci::log_group(&format!("loadgate: {} (live)", plan.name));
     let execution = executor.execute(plan, &mut observer)?;
     observer.progress.finish();
+    drop(group);
     let agg = &execution.aggregate;
 
     let mut results = Results::new(

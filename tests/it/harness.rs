@@ -86,6 +86,9 @@ impl Test {
             .env("CI", "true")
             .env_remove("LOADGATE_OUT")
             .env_remove("LOADGATE_THREADS")
+            // Tests that run inside a CI must not publish to it; tests/it/ci.rs sets these itself.
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITLAB_CI")
             .stdin(Stdio::null());
         for (k, v) in &self.env {
             cmd.env(k, v);
