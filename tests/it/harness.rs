@@ -35,6 +35,11 @@ impl Test {
         }
     }
 
+    /// The directory the command runs in (the scenario's and the reports' directory).
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
     /// The scenario file `loadgate.yaml`; `{target}` is replaced by the target's URL.
     pub fn scenario(mut self, yaml: &str) -> Test {
         self.scenario = Some(yaml.to_string());
