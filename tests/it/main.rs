@@ -3,4 +3,5 @@
 mod ci;
 mod cli;
 mod harness;
+mod install;
 mod runs;
