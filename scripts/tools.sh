@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Project-local lint and test tools, installed once into target/tools and reused afterwards.
 #
-#   scripts/tools.sh python PKG...   ensure the one venv (target/tools/venv) has these PyPI packages
+#   scripts/tools.sh python REQ...   ensure the one venv (target/tools/venv) has these PyPI packages
+#                                    (`name` or `name==version`; moto[server], cfn-lint... all go here)
 #   scripts/tools.sh npm PKG...      ensure target/tools/node_modules has these npm packages
+#                                    (`name` or `name@version`)
 #
 # Prints nothing when everything is already there, so a warm lint step costs a few stat calls.
 # Source it to get the functions, or run it with a subcommand.
@@ -11,11 +13,21 @@ set -euo pipefail
 tools_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/tools"
 venv="$tools_dir/venv"
 
-# A requirement's distribution name, for the "already installed" check: `moto[server]>=5` -> moto.
-dist_name() {
-  local name="${1%%[*}"
-  name="${name%%[<>=!~ ]*}"
-  echo "$name"
+# Whether the venv already has requirement $1 (`name` or `name==version`; extras ignored). A
+# dist-info directory is enough to know, and far faster than asking pip.
+python_has() {
+  local req="$1" name version=""
+  name="${req%%[[<>=!~ ]*}"
+  case "$req" in *==*) version="${req##*==}" ;; esac
+  # Wheels name the directory with underscores and, mostly, the project's own capitalisation.
+  name="$(echo "$name" | tr '-' '_')"
+  local pattern
+  for pattern in "$name" "$(echo "$name" | tr '[:upper:]' '[:lower:]')"; do
+    if compgen -G "$venv/lib/python*/site-packages/${pattern}-${version:-*}.dist-info" >/dev/null; then
+      return 0
+    fi
+  done
+  return 1
 }
 
 ensure_python() {
@@ -25,13 +37,7 @@ ensure_python() {
   fi
   local missing=() req
   for req in "$@"; do
-    # pip's own metadata lookup is slow; a dist-info directory is enough to know it is there.
-    local name
-    name="$(dist_name "$req" | tr '[:upper:]-' '[:lower:]_')"
-    if ! compgen -G "$venv/lib/python*/site-packages/${name}-*.dist-info" >/dev/null \
-      && ! compgen -G "$venv/lib/python*/site-packages/$(dist_name "$req" | tr '-' '_')-*.dist-info" >/dev/null; then
-      missing+=("$req")
-    fi
+    python_has "$req" || missing+=("$req")
   done
   if [ ${#missing[@]} -gt 0 ]; then
     echo "tools: pip install ${missing[*]}" >&2
@@ -42,7 +48,14 @@ ensure_python() {
 ensure_npm() {
   local missing=() pkg
   for pkg in "$@"; do
-    [ -d "$tools_dir/node_modules/${pkg%@*}" ] || missing+=("$pkg")
+    local name="${pkg%@*}" version="${pkg##*@}"
+    [ "$name" = "$pkg" ] && version=""
+    if [ -z "$version" ]; then
+      [ -d "$tools_dir/node_modules/$name" ] || missing+=("$pkg")
+    else
+      grep -qs "\"version\": \"$version\"" "$tools_dir/node_modules/$name/package.json" \
+        || missing+=("$pkg")
+    fi
   done
   if [ ${#missing[@]} -gt 0 ]; then
     command -v npm >/dev/null 2>&1 || { echo "tools: npm is needed for ${missing[*]} (apt-get install nodejs npm)" >&2; return 1; }
