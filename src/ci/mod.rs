@@ -12,6 +12,8 @@ mod context;
 pub mod github;
 mod gitlab;
 mod http;
+#[cfg(test)]
+mod publish_tests;
 
 use std::future::Future;
 use std::io::Write;
