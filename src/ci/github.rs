@@ -90,12 +90,17 @@ pub fn outputs(results: &Results, report_dir: &Path, results_json: &Path) -> Vec
         ("passed".into(), results.passed.to_string()),
         ("p95-ms".into(), t.response_time_ms.p95.to_string()),
         ("p99-ms".into(), t.response_time_ms.p99.to_string()),
-        ("rps".into(), t.rps.to_string()),
-        ("error-rate".into(), t.error_rate.to_string()),
+        // Rounded: 15389.957184487193 requests per second is noise to a later step.
+        ("rps".into(), round(t.rps, 1e3).to_string()),
+        ("error-rate".into(), round(t.error_rate, 1e6).to_string()),
         ("requests".into(), t.requests.to_string()),
         ("report-dir".into(), path(report_dir)),
         ("results-json".into(), path(results_json)),
     ]
+}
+
+fn round(value: f64, scale: f64) -> f64 {
+    (value * scale).round() / scale
 }
 
 /// `name=value` lines for `$GITHUB_OUTPUT`; a value with a line break goes in a heredoc whose

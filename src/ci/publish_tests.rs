@@ -88,10 +88,15 @@ fn github_commands_summary_and_outputs() {
     insta::assert_snapshot!(commands);
 
     let summary = std::fs::read_to_string(path("summary")).expect("summary");
-    assert_eq!(summary, report::markdown(&results).replace("tok-4242-secret", "***"));
+    assert_eq!(
+        summary,
+        report::markdown(&results).replace("tok-4242-secret", "***")
+    );
     let outputs = std::fs::read_to_string(path("output")).expect("outputs");
     let report_dir = std::path::absolute(&out_dir).expect("absolute");
-    assert!(outputs.starts_with("passed=false\np95-ms=0\np99-ms=0\nrps=0\nerror-rate=0\nrequests=0\n"));
+    assert!(
+        outputs.starts_with("passed=false\np95-ms=0\np99-ms=0\nrps=0\nerror-rate=0\nrequests=0\n")
+    );
     assert!(outputs.ends_with(&format!(
         "report-dir={}\nresults-json={}\n",
         report_dir.display(),

@@ -1,138 +1,19 @@
-//! CI integration through the built binary: a simulated GitHub Actions runner (its variables, an
-//! event payload, the summary and output files) and a GitLab job, with wiremock as both APIs.
+//! GitHub Actions through the built binary: a simulated runner (its variables, an event payload,
+//! the summary and output files) with wiremock as the API behind the real octocrab client.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use loadgate::report::format;
 use loadgate::target::Route;
 use loadgate::threshold::{Op, Unit};
 use serde_json::{json, Value};
 use wiremock::matchers::{header, method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use crate::fake_api::{requests, runtime, Comments, Create, List, Update, FAILING, PASSING};
 use crate::harness::{Ran, Test};
 
 const TOKEN: &str = "ghs_fake_token_value_123";
-const PASSING: &str = "name: checkout\ntarget: \"{target}\"\nload: { concurrency: 1, hold_for: 300ms }\nrequests:\n  - { name: home, path: / }\nthresholds:\n  - requests >= 1\n";
-/// `requests < 1` fails whenever anything was sent; it is on line 7.
-const FAILING: &str = "name: checkout\ntarget: \"{target}\"\nload: { concurrency: 1, hold_for: 300ms }\nrequests:\n  - { name: home, path: / }\nthresholds:\n  - requests < 1\n  - error_rate < 50%\n";
-
-/// The GitHub API's issue comments of PR #7 in octo/shop, stateful like the real one.
-#[derive(Clone, Default)]
-struct Comments(Arc<Mutex<Vec<(u64, String)>>>);
-
-impl Comments {
-    fn seeded(n: usize) -> Comments {
-        let c = Comments::default();
-        for i in 0..n {
-            c.push(format!("comment {i} by a human"));
-        }
-        c
-    }
-
-    fn push(&self, body: String) -> u64 {
-        let mut list = self.0.lock().expect("lock");
-        let id = 1000 + list.len() as u64;
-        list.push((id, body));
-        id
-    }
-
-    fn all(&self) -> Vec<(u64, String)> {
-        self.0.lock().expect("lock").clone()
-    }
-
-    fn ours(&self) -> Vec<(u64, String)> {
-        self.all()
-            .into_iter()
-            .filter(|(_, b)| b.contains("<!-- loadgate:checkout -->"))
-            .collect()
-    }
-}
-
-fn as_json(id: u64, body: &str) -> Value {
-    json!({ "id": id, "body": body, "user": { "login": "someone" } })
-}
-
-struct List {
-    comments: Comments,
-    base: String,
-}
-
-impl Respond for List {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let query = |k: &str| {
-            req.url
-                .query_pairs()
-                .find(|(key, _)| key == k)
-                .and_then(|(_, v)| v.parse::<usize>().ok())
-        };
-        let per_page = query("per_page").unwrap_or(30);
-        let page = query("page").unwrap_or(1);
-        let all = self.comments.all();
-        let items: Vec<Value> = all
-            .iter()
-            .skip((page - 1) * per_page)
-            .take(per_page)
-            .map(|(id, b)| as_json(*id, b))
-            .collect();
-        let mut response = ResponseTemplate::new(200).set_body_json(items);
-        if page * per_page < all.len() {
-            // wiremock's request URL has no port: the link is built on the server's address.
-            let next = format!(
-                "{}{}?per_page={per_page}&page={}",
-                self.base,
-                req.url.path(),
-                page + 1
-            );
-            response = response.insert_header("link", format!("<{next}>; rel=\"next\"").as_str());
-        }
-        response
-    }
-}
-
-struct Create(Comments);
-
-impl Respond for Create {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let body: Value = serde_json::from_slice(&req.body).expect("JSON body");
-        let text = body["body"].as_str().expect("body").to_string();
-        let id = self.0.push(text.clone());
-        ResponseTemplate::new(201).set_body_json(as_json(id, &text))
-    }
-}
-
-struct Update(Comments);
-
-impl Respond for Update {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let id: u64 = req
-            .url
-            .path_segments()
-            .and_then(|mut s| s.next_back())
-            .and_then(|s| s.parse().ok())
-            .expect("comment id");
-        let body: Value = serde_json::from_slice(&req.body).expect("JSON body");
-        let text = body["body"].as_str().expect("body").to_string();
-        let mut list = self.0 .0.lock().expect("lock");
-        match list.iter_mut().find(|(i, _)| *i == id) {
-            Some(entry) => {
-                entry.1 = text.clone();
-                ResponseTemplate::new(200).set_body_json(as_json(id, &text))
-            }
-            None => ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})),
-        }
-    }
-}
-
-/// A runtime whose worker threads serve the fake APIs while a test blocks on the binary.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 fn fake_github(rt: &tokio::runtime::Runtime, comments: &Comments) -> MockServer {
     rt.block_on(async {
@@ -192,17 +73,6 @@ fn on_github(test: Test, api: &str) -> Test {
         .env("GITHUB_WORKSPACE", &dir.display().to_string())
         .env("GITHUB_STEP_SUMMARY", &file("step-summary.md"))
         .env("GITHUB_OUTPUT", &file("github-output"))
-}
-
-fn requests(rt: &tokio::runtime::Runtime, server: &MockServer) -> Vec<(String, String)> {
-    rt.block_on(server.received_requests())
-        .unwrap_or_default()
-        .iter()
-        .map(|r| {
-            let q = r.url.query().map(|q| format!("?{q}")).unwrap_or_default();
-            (r.method.to_string(), format!("{}{q}", r.url.path()))
-        })
-        .collect()
 }
 
 fn check_runs(rt: &tokio::runtime::Runtime, server: &MockServer) -> Vec<Value> {
@@ -344,8 +214,8 @@ fn summary_outputs_and_annotations_on_a_failed_run() {
         "passed=false\np95-ms={}\np99-ms={}\nrps={}\nerror-rate={}\nrequests={}\nreport-dir={}\nresults-json={}\n",
         total["response_time_ms"]["p95"].as_f64().expect("p95"),
         total["response_time_ms"]["p99"].as_f64().expect("p99"),
-        total["rps"].as_f64().expect("rps"),
-        total["error_rate"].as_f64().expect("error rate"),
+        (total["rps"].as_f64().expect("rps") * 1e3).round() / 1e3,
+        (total["error_rate"].as_f64().expect("error rate") * 1e6).round() / 1e6,
         total["requests"],
         canonical(&dir.join("out dir")),
         canonical(&dir.join("out dir/results.json")),
@@ -480,121 +350,4 @@ fn no_comment_keeps_the_check_run_and_secrets_are_masked_first() {
         .lines()
         .any(|l| l.starts_with("::warning title=loadgate::") && l.contains("error_rate < 1%")));
     assert_eq!(check_runs(&rt, &server)[0]["conclusion"], "success");
-}
-
-/// The notes of merge request !5 in project 42, stateful, paged by X-Next-Page.
-#[derive(Clone, Default)]
-struct Notes(Comments);
-
-impl Respond for Notes {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let c = &self.0;
-        match req.method.as_str() {
-            "GET" => {
-                let page: usize = req
-                    .url
-                    .query_pairs()
-                    .find(|(k, _)| k == "page")
-                    .and_then(|(_, v)| v.parse().ok())
-                    .unwrap_or(1);
-                let all = c.all();
-                let items: Vec<Value> = all
-                    .iter()
-                    .skip((page - 1) * 100)
-                    .take(100)
-                    .map(|(id, b)| as_json(*id, b))
-                    .collect();
-                let next = if page * 100 < all.len() {
-                    (page + 1).to_string()
-                } else {
-                    String::new()
-                };
-                ResponseTemplate::new(200)
-                    .set_body_json(items)
-                    .insert_header("x-next-page", next.as_str())
-            }
-            "POST" => Create(c.clone()).respond(req),
-            "PUT" => Update(c.clone()).respond(req),
-            _ => ResponseTemplate::new(405),
-        }
-    }
-}
-
-fn on_gitlab(test: Test, api: &str) -> Test {
-    test.env("GITLAB_CI", "true")
-        .env("CI_API_V4_URL", api)
-        .env("CI_PROJECT_ID", "42")
-        .env("CI_MERGE_REQUEST_IID", "5")
-        .env("CI_COMMIT_SHA", "fedcba9876543210")
-        .env("CI_JOB_URL", "https://gitlab.example/g/p/-/jobs/3")
-}
-
-#[test]
-fn gitlab_note_is_created_then_updated() {
-    let rt = runtime();
-    let notes = Notes(Comments::seeded(120));
-    let server = rt.block_on(async {
-        let server = MockServer::start().await;
-        Mock::given(path_regex(
-            r"^/api/v4/projects/42/merge_requests/5/notes(/\d+)?$",
-        ))
-        .and(header("private-token", "glpat-fake-token"))
-        .respond_with(notes.clone())
-        .mount(&server)
-        .await;
-        server
-    });
-    let api = format!("{}/api/v4", server.uri());
-    for (round, scenario, code) in [(1, PASSING, 0), (2, FAILING, 1)] {
-        let ran = on_gitlab(Test::new(), &api)
-            .env("LOADGATE_GITLAB_TOKEN", "glpat-fake-token")
-            .scenario(scenario)
-            .target(vec![Route::ok("/")])
-            .args(&["run", "--threads", "1"])
-            .run();
-        ran.code(code);
-        assert!(!ran.stderr.contains("glpat-fake-token"));
-        assert!(!ran.stderr.contains("warning: cannot"), "{}", ran.stderr);
-        let ours = notes.0.ours();
-        assert_eq!(ours.len(), 1, "round {round}");
-        assert!(ours[0]
-            .1
-            .contains("[job](https://gitlab.example/g/p/-/jobs/3)"));
-    }
-    assert!(notes.0.ours()[0].1.contains("checkout failed"));
-    assert_eq!(notes.0.all().len(), 121);
-    let methods: Vec<String> = requests(&rt, &server)
-        .into_iter()
-        .map(|(m, p)| format!("{m} {p}"))
-        .collect();
-    let base = "/api/v4/projects/42/merge_requests/5/notes";
-    let list = |page| format!("GET {base}?per_page=100&page={page}&sort=asc&order_by=created_at");
-    assert_eq!(
-        methods,
-        [
-            list(1),
-            list(2),
-            format!("POST {base}"),
-            list(1),
-            list(2),
-            format!("PUT {base}/1120"),
-        ]
-    );
-}
-
-#[test]
-fn gitlab_without_a_token_says_how_to_add_one() {
-    let ran = on_gitlab(Test::new(), "http://127.0.0.1:9/api/v4")
-        .scenario(PASSING)
-        .target(vec![Route::ok("/")])
-        .args(&["run", "--threads", "1"])
-        .run();
-    ran.code(0);
-    assert!(
-        ran.stderr
-            .contains("warning: no merge-request note: GitLab's job token cannot write notes")
-            && ran.stderr.contains("GITLAB_TOKEN"),
-        "{}",
-        ran.stderr
-    );
 }

@@ -3,6 +3,8 @@
 mod action;
 mod ci;
 mod cli;
+mod fake_api;
+mod gitlab;
 mod harness;
 mod install;
 mod runs;
