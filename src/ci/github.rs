@@ -256,13 +256,20 @@ fn api_calls(run: &Publish, gh: &GitHub, summary: &str, file: Option<&str>, log:
             results.push(
                 comment::upsert(&octo, owner, repo, pr.number, &marker, &body)
                     .await
-                    .map(|_| ())
+                    .map(|done| {
+                        let verb = match done {
+                            comment::Upserted::Created => "posted",
+                            comment::Upserted::Updated => "updated",
+                        };
+                        Some(format!("{verb} the comment on pull request #{}", pr.number))
+                    })
                     .map_err(|e| comment::explain(&e, pr.number)),
             );
         }
         results.push(
             check_run::create(&octo, owner, repo, &check)
                 .await
+                .map(|()| Some(format!("created the check run `{}`", check.name)))
                 .map_err(|e| check_run::explain(&e)),
         );
         results
@@ -271,7 +278,8 @@ fn api_calls(run: &Publish, gh: &GitHub, summary: &str, file: Option<&str>, log:
         Ok(results) => {
             for r in results {
                 match r {
-                    Ok(()) => {}
+                    Ok(Some(done)) => log.info(&done),
+                    Ok(None) => {}
                     Err(Problem::Warning(w)) => log.warn(&w),
                     Err(Problem::Notice(n)) => log.notice(&n),
                 }

@@ -58,7 +58,8 @@ pub(crate) fn publish(run: &Publish, env: &dyn Env) {
     let marker = body::marker(name);
     let outcome = super::block_on(async { upsert_note(&target, &token, &marker, &body).await });
     match outcome {
-        Ok(Ok(_)) => {}
+        Ok(Ok(Upserted::Created)) => log.info("posted the merge-request note"),
+        Ok(Ok(Upserted::Updated)) => log.info("updated the merge-request note"),
         Ok(Err(e)) => log.warn(&format!("cannot write the merge-request note: {e}")),
         Err(e) => log.warn(&e),
     }

@@ -107,6 +107,15 @@ impl<'a> Log<'a> {
         self.secrets.add(value);
     }
 
+    /// What was published: a plain line on stderr, beside the run's own messages.
+    pub(crate) fn info(&mut self, message: &str) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "loadgate: {}",
+            self.secrets.mask(message)
+        );
+    }
+
     pub(crate) fn warn(&mut self, message: &str) {
         self.emit("warning", message);
     }

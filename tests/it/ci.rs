@@ -115,6 +115,9 @@ fn two_runs_make_one_comment_updated_in_place_past_the_first_page() {
         .run();
     first.code(0);
     assert_no_token(&first);
+    assert!(first
+        .stderr
+        .contains("loadgate: posted the comment on pull request #7"));
     let ours = comments.ours();
     assert_eq!(
         ours.len(),
@@ -150,6 +153,12 @@ fn two_runs_make_one_comment_updated_in_place_past_the_first_page() {
         .args(&["run", "--threads", "1"])
         .run();
     second.code(1);
+    assert!(second
+        .stderr
+        .contains("loadgate: updated the comment on pull request #7"));
+    assert!(second
+        .stderr
+        .contains("loadgate: created the check run `loadgate / checkout`"));
     let ours = comments.ours();
     assert_eq!(ours.len(), 1, "still one comment after the second run");
     assert_eq!(ours[0].0, *id, "the same comment, updated");

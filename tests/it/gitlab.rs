@@ -42,6 +42,10 @@ fn gitlab_note_is_created_then_updated() {
         ran.code(code);
         assert!(!ran.stderr.contains("glpat-fake-token"));
         assert!(!ran.stderr.contains("warning: cannot"), "{}", ran.stderr);
+        let verb = if round == 1 { "posted" } else { "updated" };
+        assert!(ran
+            .stderr
+            .contains(&format!("loadgate: {verb} the merge-request note")));
         let ours = notes.0.ours();
         assert_eq!(ours.len(), 1, "round {round}");
         assert!(ours[0]
