@@ -40,7 +40,7 @@ pub struct ThreadReport {
     pub intervals_sent: u64,
     /// CPU time (user + system) of the engine thread: with `wall`, tells a saturated generator.
     pub cpu_time: Duration,
-    /// From the start (or the call, if later) to the last interval.
+    /// From the common start to the end of the run (zero if it ended before the start).
     pub wall: Duration,
     /// Largest open-model scheduling lag (actual - scheduled start of an arrival), microseconds.
     pub max_sched_lag_us: u64,
@@ -115,7 +115,7 @@ pub fn run_thread(
     let report = ThreadReport {
         intervals_sent: ctx.intervals_sent.get(),
         cpu_time: thread_cpu_time().saturating_sub(cpu_before),
-        wall: Instant::now().saturating_duration_since(start.min(Instant::now())),
+        wall: start.elapsed(),
         max_sched_lag_us: ctx.max_lag_us.get(),
         stopped,
     };
