@@ -3,11 +3,17 @@
 //! The data flows one way: scenario -> plan -> executor (engine) -> partial results -> merge ->
 //! thresholds -> reports. No module reaches back up this chain.
 
+pub mod app;
+pub mod cli;
+pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod executor;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod results;
+pub mod run;
 pub mod scenario;
 pub mod stats;
 pub mod target;

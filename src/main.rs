@@ -1,1 +1,3 @@
-fn main() {}
+fn main() {
+    std::process::exit(loadgate::app::main(std::env::args_os()));
+}

@@ -200,7 +200,7 @@ impl Ctx {
     }
 
     pub fn record_lag(&self, lag_us: u64) {
-        crate::stats::record_n(&mut self.recorder.borrow_mut().sched_lag, lag_us, 1);
+        crate::stats::record(&mut self.recorder.borrow_mut().sched_lag, lag_us, 1);
         if lag_us > self.max_lag_us.get() {
             self.max_lag_us.set(lag_us);
         }

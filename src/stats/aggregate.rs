@@ -3,8 +3,7 @@
 use std::time::Duration;
 
 use super::{
-    new_histogram, record_n, FailureSample, Failures, Histogram, MetricSet, SIGFIGS,
-    TIMELINE_SIGFIGS,
+    new_histogram, record, FailureSample, Failures, Histogram, MetricSet, SIGFIGS, TIMELINE_SIGFIGS,
 };
 
 /// What one engine thread recorded in one second. Labels are indexed as in the plan.
@@ -144,7 +143,7 @@ impl Aggregate {
             bucket.errors += set.errors;
             bucket.dropped += set.dropped;
             for v in set.response_time.iter_recorded() {
-                record_n(
+                record(
                     &mut bucket.response_time,
                     v.value_iterated_to(),
                     v.count_at_value(),

@@ -24,14 +24,14 @@ pub fn new_histogram(sigfigs: u8) -> Histogram {
     Histogram::new(sigfigs).expect("sigfigs is a valid constant")
 }
 
-/// Records `value` `count` times, growing the histogram as needed. hdrhistogram's
-/// `saturating_record` never grows an auto-resizing histogram: it clamps to the current highest
-/// trackable value, which for a fresh histogram is 2, so every latency would read as 2 µs.
+/// Records `us` (at least 1), growing the histogram as needed. `saturating_record` would clamp
+/// to the current upper bound instead of growing, and a fresh histogram's bound is tiny.
 #[inline]
-pub fn record_n(h: &mut Histogram, value: u64, count: u64) {
-    if h.record_n(value, count).is_err() {
-        // Only when growing fails (a value beyond what usize can index): clamp rather than lose it.
-        h.saturating_record_n(value, count);
+pub fn record(h: &mut Histogram, us: u64, count: u64) {
+    let us = us.max(1);
+    if h.record_n(us, count).is_err() {
+        // Only a value beyond what any histogram can track gets here: keep it at the top.
+        h.saturating_record_n(us, count);
     }
 }
 
@@ -70,3 +70,6 @@ pub fn max_ms(h: &Histogram) -> f64 {
 fn us_to_ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
+
+#[cfg(test)]
+mod merge_tests;

@@ -1,0 +1,88 @@
+//! `main` -> `app::main` -> exit code: the one place that maps errors to codes.
+
+use std::ffi::OsString;
+use std::io::Write;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, ExecutorKind, RunArgs};
+use crate::error::{EXIT_INVALID_INPUT, EXIT_PASSED};
+use crate::executor::Local;
+use crate::run::RunConfig;
+use crate::{demo, report, run, scenario, Error, Result};
+
+/// Parses `args` (with the program name first), runs the command, and returns the exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                EXIT_INVALID_INPUT
+            } else {
+                EXIT_PASSED
+            };
+        }
+    };
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            let mut err = std::io::stderr().lock();
+            match &e {
+                Error::Input(message) => {
+                    let _ = writeln!(err, "{}", message.trim_end());
+                }
+                Error::Infrastructure { message, help } => {
+                    let _ = writeln!(err, "error: {message}");
+                    if let Some(help) = help {
+                        let _ = writeln!(err, "help: {help}");
+                    }
+                }
+            }
+            e.exit_code()
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<i32> {
+    match command {
+        Command::Run(args) => run_command(args),
+        Command::Validate { scenario } => {
+            let loaded = scenario::load(&scenario, &scenario::ProcessEnv)?;
+            let mut out = std::io::stdout().lock();
+            for w in &loaded.warnings {
+                let _ = writeln!(std::io::stderr(), "warning: {w}");
+            }
+            let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let _ = write!(out, "{}", scenario::describe(&loaded.plan, parts));
+            Ok(EXIT_PASSED)
+        }
+        Command::Schema => {
+            let _ = std::io::stdout().write_all(scenario::json_schema().as_bytes());
+            Ok(EXIT_PASSED)
+        }
+        Command::Report { results, out } => {
+            let results = report::read_results(&results)?;
+            run::write_reports(&results, &out)?;
+            let _ = std::io::stdout().write_all(report::markdown(&results).as_bytes());
+            Ok(EXIT_PASSED)
+        }
+        Command::Demo { out, hold_for } => demo::run(&out, hold_for.as_deref()),
+    }
+}
+
+fn run_command(args: RunArgs) -> Result<i32> {
+    let loaded = scenario::load(&args.scenario, &scenario::ProcessEnv)?;
+    let executor = match args.executor {
+        ExecutorKind::Local => Local {
+            threads: args.threads.map(|t| t as usize),
+        },
+    };
+    let config = RunConfig {
+        out: args.out,
+        print_summary: !args.quiet,
+        progress: true,
+    };
+    let outcome = run::run(&loaded.plan, loaded.warnings, &executor, &config)?;
+    Ok(outcome.exit_code)
+}

@@ -1,0 +1,193 @@
+//! `loadgate run`: plan -> executor -> results -> thresholds -> reports -> exit code.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::error::{EXIT_CANCELLED, EXIT_INFRASTRUCTURE, EXIT_PASSED, EXIT_THRESHOLD_FAILED};
+use crate::executor::{Execution, Executor, Observer, StopReason};
+use crate::plan::{Plan, ThresholdPlan};
+use crate::progress::{Progress, Snapshot};
+use crate::results::{Generator, Percentiles, Results, RunMeta};
+use crate::stats::{Aggregate, ErrorKind};
+use crate::{report, threshold, Error, Result};
+
+/// The settled configuration of one run.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub out: PathBuf,
+    /// Print the Markdown summary on stdout at the end.
+    pub print_summary: bool,
+    /// Live progress on stderr.
+    pub progress: bool,
+}
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    pub results: Results,
+    pub exit_code: i32,
+    pub written: report::Written,
+}
+
+/// Runs `plan` on `executor`, checks its thresholds and writes the reports. Returns the exit code
+/// of the verdict; an `Err` only for failures that left nothing to report.
+pub fn run(
+    plan: &Plan,
+    warnings: Vec<String>,
+    executor: &dyn Executor,
+    config: &RunConfig,
+) -> Result<Outcome> {
+    for w in &warnings {
+        let _ = writeln!(std::io::stderr(), "warning: {w}");
+    }
+    let meta = RunMeta {
+        scenario: plan.name.clone(),
+        run_id: new_run_id(),
+        executor: "local".to_string(),
+        workers: 1,
+        started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        partial: false,
+        load: serde_json::to_value(plan.load).ok(),
+    };
+    let planned = plan.load.duration();
+    let mut observer = RunObserver {
+        progress: if config.progress {
+            Progress::for_stderr(planned)
+        } else {
+            Progress::Quiet
+        },
+        thresholds: &plan.thresholds,
+    };
+    let execution = executor.execute(plan, &mut observer)?;
+    observer.progress.finish();
+    let agg = &execution.aggregate;
+
+    let mut results = Results::new(
+        RunMeta {
+            partial: execution.stopped.is_some(),
+            ..meta
+        },
+        agg,
+    );
+    results.thresholds = threshold::evaluate(&plan.thresholds, agg);
+    results.warnings = warnings;
+    let (generator, saturated) = generator(&execution);
+    results.generator = Some(generator);
+    results.warnings.extend(saturated);
+    let unreachable = unreachable(agg);
+    if unreachable {
+        results.warnings.push(format!(
+            "the target was unreachable for the whole run: every one of {} requests failed to connect",
+            agg.total.requests
+        ));
+    }
+    results.stopped = execution.stopped.as_ref().map(|s| match s {
+        StopReason::Cancelled => format!(
+            "cancelled after {:.1}s (SIGINT/SIGTERM); the figures cover what was measured until then",
+            agg.duration.as_secs_f64()
+        ),
+        StopReason::Aborted(reason) => reason.clone(),
+    });
+    results.passed =
+        execution.stopped.is_none() && !unreachable && results.thresholds.iter().all(|t| t.passed);
+
+    let written = write_reports(&results, &config.out)?;
+    if config.print_summary {
+        let _ = std::io::stdout().write_all(report::markdown(&results).as_bytes());
+    }
+    let exit_code = match execution.stopped {
+        Some(StopReason::Cancelled) => EXIT_CANCELLED,
+        _ if unreachable => EXIT_INFRASTRUCTURE,
+        _ if results.passed => EXIT_PASSED,
+        _ => EXIT_THRESHOLD_FAILED,
+    };
+    Ok(Outcome {
+        results,
+        exit_code,
+        written,
+    })
+}
+
+/// Writes summary.md, junit.xml and results.json into `out`.
+pub fn write_reports(results: &Results, out: &Path) -> Result<report::Written> {
+    report::write_all(results, out).map_err(|e| {
+        Error::infra(
+            format!("cannot write the reports to {}: {e}", out.display()),
+            "check that --out names a writable directory".to_string(),
+        )
+    })
+}
+
+/// A part busier than this fraction of a core was saturated.
+const SATURATED_CPU: f64 = 0.9;
+/// Arrivals sent later than this (p99) overstate the open model's latencies.
+const SATURATED_LAG_MS: f64 = 5.0;
+
+/// The generator's own figures, and a warning when they say its results overstate latency.
+fn generator(execution: &Execution) -> (Generator, Option<String>) {
+    let agg = &execution.aggregate;
+    let cpu_max = execution.cpu.iter().copied().reduce(f64::max);
+    let lag = (!agg.sched_lag.is_empty()).then(|| Percentiles::of(&agg.sched_lag));
+    let warning = if let Some(cpu) = cpu_max.filter(|c| *c >= SATURATED_CPU) {
+        Some(format!(
+            "the load generator was saturated (a busiest part used {:.0}% of a core): results \
+             from a saturated client overstate latency; spread the load over more threads or workers",
+            cpu * 100.0
+        ))
+    } else {
+        lag.as_ref().filter(|l| l.p99 > SATURATED_LAG_MS).map(|l| {
+            format!(
+                "the load generator fell behind its schedule (p99 {:.1} ms late): results from a \
+                 saturated client overstate latency; spread the load over more threads or workers",
+                l.p99
+            )
+        })
+    };
+    let generator = Generator {
+        parts: execution.parts as u32,
+        cpu_max: cpu_max.map(|c| (c * 1000.0).round() / 1000.0),
+        sched_lag_ms: lag,
+    };
+    (generator, warning)
+}
+
+/// Every request failed to connect: a broken environment, not a slow target.
+fn unreachable(agg: &Aggregate) -> bool {
+    agg.total.requests > 0 && agg.total.error_kind(ErrorKind::Connect) == agg.total.requests
+}
+
+/// Sortable and unique enough for one scenario: `20261126T181400Z-3fa9`.
+pub fn new_run_id() -> String {
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .replace(['-', ':'], "");
+    format!("{stamp}-{:04x}", fastrand::u16(..))
+}
+
+struct RunObserver<'a> {
+    progress: Progress,
+    thresholds: &'a [ThresholdPlan],
+}
+
+impl Observer for RunObserver<'_> {
+    fn progress(
+        &mut self,
+        agg: &Aggregate,
+        elapsed: Duration,
+        planned: Duration,
+    ) -> Option<String> {
+        self.progress.update(&Snapshot::of(agg, elapsed), planned);
+        let breach = threshold::breached_aborts(self.thresholds, agg, elapsed)?;
+        let actual = breach
+            .actual
+            .map_or_else(|| "no data".to_string(), |a| format!("{a:.3}"));
+        Some(format!(
+            "aborted after {:.1}s: abort threshold `{}` breached (actual {} {})",
+            elapsed.as_secs_f64(),
+            breach.expr,
+            actual,
+            breach.unit
+        ))
+    }
+}
