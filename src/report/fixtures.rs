@@ -124,6 +124,9 @@ pub fn threshold(
         passed,
         abort: false,
         line: 0,
+        skipped: false,
+        reason: None,
+        baseline: None,
     }
 }
 
