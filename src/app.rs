@@ -5,10 +5,10 @@ use std::io::Write;
 
 use clap::Parser;
 
+use crate::baseline::Tracking;
 use crate::cli::{Cli, Command, ExecutorKind, RunArgs};
 use crate::error::{EXIT_INVALID_INPUT, EXIT_PASSED};
 use crate::executor::Local;
-use crate::baseline::Tracking;
 use crate::run::RunConfig;
 use crate::{commands, demo, history, report, run, scenario, Error, Result};
 

@@ -149,7 +149,13 @@ impl Tracking {
         };
         let target = target_branch(env, args.baseline_branch.as_deref());
         let mut warnings = Vec::new();
-        let mut selection = select(&args.baseline, store.as_ref(), scenario, &target, &mut warnings)?;
+        let mut selection = select(
+            &args.baseline,
+            store.as_ref(),
+            scenario,
+            &target,
+            &mut warnings,
+        )?;
         let mut aggregate = None;
         if let Selection::Found(baseline) = &selection {
             match baseline.results.to_aggregate() {
@@ -161,7 +167,10 @@ impl Tracking {
                     )))
                 }
                 Err(e) => {
-                    let why = format!("the baseline {} is unreadable: {e}", baseline.reference.source);
+                    let why = format!(
+                        "the baseline {} is unreadable: {e}",
+                        baseline.reference.source
+                    );
                     warnings.push(why.clone());
                     selection = Selection::Missing(why);
                 }
@@ -182,7 +191,9 @@ impl Tracking {
         match (&self.aggregate, &self.selection) {
             (Some(agg), _) => threshold::Baseline::Run(agg),
             (None, Selection::Missing(why)) => threshold::Baseline::Missing(why),
-            (None, Selection::Found(_)) => threshold::Baseline::Missing("the baseline is unreadable"),
+            (None, Selection::Found(_)) => {
+                threshold::Baseline::Missing("the baseline is unreadable")
+            }
         }
     }
 

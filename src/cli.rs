@@ -89,7 +89,12 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// The run to compare with: auto (newest run on the target branch), none, or a results.json
-    #[arg(long, default_value = "auto", env = "LOADGATE_BASELINE", value_name = "auto|none|PATH")]
+    #[arg(
+        long,
+        default_value = "auto",
+        env = "LOADGATE_BASELINE",
+        value_name = "auto|none|PATH"
+    )]
     pub baseline: crate::baseline::BaselineArg,
     /// The branch compared against outside a pull request [default: main]
     #[arg(long, env = "LOADGATE_BASELINE_BRANCH", value_name = "NAME")]

@@ -234,11 +234,18 @@ fn first_set(env: Env<'_>, keys: &[&str]) -> Option<String> {
 /// The branch a run is recorded under: its own. A pull/merge request's source branch, else the
 /// pushed branch, else `--branch`, else the working directory's git branch, else `local`.
 pub fn resolve_branch(env: Env<'_>, flag: Option<&str>, git: bool) -> String {
-    first_set(env, &["GITHUB_HEAD_REF", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"])
-        .or_else(|| first_set(env, &["GITHUB_REF_NAME", "CI_COMMIT_BRANCH"]))
-        .or_else(|| flag.map(str::trim).filter(|f| !f.is_empty()).map(str::to_string))
-        .or_else(|| git.then(git_branch).flatten())
-        .unwrap_or_else(|| "local".to_string())
+    first_set(
+        env,
+        &["GITHUB_HEAD_REF", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"],
+    )
+    .or_else(|| first_set(env, &["GITHUB_REF_NAME", "CI_COMMIT_BRANCH"]))
+    .or_else(|| {
+        flag.map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+    })
+    .or_else(|| git.then(git_branch).flatten())
+    .unwrap_or_else(|| "local".to_string())
 }
 
 /// The commit a run measured: CI's SHA, else the working directory's HEAD.

@@ -3,7 +3,12 @@ use crate::history::LocalStore;
 use crate::report::fixtures;
 
 fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-    move |k| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| v.to_string())
+    move |k| {
+        pairs
+            .iter()
+            .find(|(key, _)| *key == k)
+            .map(|(_, v)| v.to_string())
+    }
 }
 
 fn record(store: &LocalStore, time: &str, id: &str, branch: &str) {
@@ -29,7 +34,13 @@ fn store() -> (tempfile::TempDir, LocalStore) {
 
 fn selected(store: &LocalStore, target: &str) -> Option<BaselineRef> {
     let mut warnings = Vec::new();
-    match select(&BaselineArg::Auto, store, "checkout-api", target, &mut warnings) {
+    match select(
+        &BaselineArg::Auto,
+        store,
+        "checkout-api",
+        target,
+        &mut warnings,
+    ) {
         Ok(Selection::Found(b)) => Some(b.reference),
         Ok(Selection::Missing(_)) => None,
         Err(e) => panic!("{e}"),
@@ -55,7 +66,10 @@ fn a_push_to_main_compares_with_the_previous_main_run_never_a_pr_run() {
     let target = target_branch(&env, None);
     assert_eq!(target, "main");
     // f1 is newer, but it is a PR's run: never main's baseline.
-    assert_eq!(selected(&store, &target).map(|b| b.run_id).as_deref(), Some("m2"));
+    assert_eq!(
+        selected(&store, &target).map(|b| b.run_id).as_deref(),
+        Some("m2")
+    );
 }
 
 #[test]
@@ -70,11 +84,23 @@ fn the_target_falls_back_to_the_flag_then_main() {
 fn no_run_on_the_target_is_a_reason_not_an_error() {
     let (_dir, store) = store();
     let mut warnings = Vec::new();
-    match select(&BaselineArg::Auto, &store, "checkout-api", "release", &mut warnings) {
+    match select(
+        &BaselineArg::Auto,
+        &store,
+        "checkout-api",
+        "release",
+        &mut warnings,
+    ) {
         Ok(Selection::Missing(why)) => assert!(why.contains("`release`"), "{why}"),
         other => panic!("{other:?}"),
     }
-    match select(&BaselineArg::None, &store, "checkout-api", "main", &mut warnings) {
+    match select(
+        &BaselineArg::None,
+        &store,
+        "checkout-api",
+        "main",
+        &mut warnings,
+    ) {
         Ok(Selection::Missing(why)) => assert!(why.contains("--baseline none"), "{why}"),
         other => panic!("{other:?}"),
     }
@@ -86,7 +112,13 @@ fn an_unreadable_entry_is_skipped_for_the_next_older() {
     let newest = &store.list("checkout-api", "main").expect("lists")[0];
     std::fs::write(dir.path().join(&newest.key), "{ not json").expect("write");
     let mut warnings = Vec::new();
-    match select(&BaselineArg::Auto, &store, "checkout-api", "main", &mut warnings) {
+    match select(
+        &BaselineArg::Auto,
+        &store,
+        "checkout-api",
+        "main",
+        &mut warnings,
+    ) {
         Ok(Selection::Found(b)) => assert_eq!(b.reference.run_id, "m1"),
         other => panic!("{other:?}"),
     }
@@ -97,8 +129,14 @@ fn an_unreadable_entry_is_skipped_for_the_next_older() {
 fn a_baseline_path_that_cannot_be_read_is_invalid_input() {
     let (dir, store) = store();
     let path = dir.path().join("missing.json");
-    let err = select(&BaselineArg::Path(path), &store, "checkout-api", "main", &mut Vec::new())
-        .expect_err("missing file");
+    let err = select(
+        &BaselineArg::Path(path),
+        &store,
+        "checkout-api",
+        "main",
+        &mut Vec::new(),
+    )
+    .expect_err("missing file");
     assert_eq!(err.exit_code(), crate::error::EXIT_INVALID_INPUT);
 }
 

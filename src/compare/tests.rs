@@ -23,8 +23,11 @@ fn figures_and_markers_snapshot() {
     let (base, new) = runs();
     let c = compare(&base, &new, &Noise::default());
     insta::assert_json_snapshot!("comparison", c.total);
-    let verdicts: Vec<(&str, Verdict)> =
-        c.total.iter().map(|ch| (ch.metric.as_str(), ch.verdict)).collect();
+    let verdicts: Vec<(&str, Verdict)> = c
+        .total
+        .iter()
+        .map(|ch| (ch.metric.as_str(), ch.verdict))
+        .collect();
     assert_eq!(
         verdicts,
         [
@@ -42,7 +45,10 @@ fn figures_and_markers_snapshot() {
         c.get(Some("create-order"), "p95").map(|ch| ch.verdict),
         Some(Verdict::Worse)
     );
-    assert_eq!(c.get(Some("home"), "p95").map(|ch| ch.verdict), Some(Verdict::Same));
+    assert_eq!(
+        c.get(Some("home"), "p95").map(|ch| ch.verdict),
+        Some(Verdict::Same)
+    );
     assert_eq!(c.timeline, base.timeline);
 }
 
@@ -50,27 +56,79 @@ fn figures_and_markers_snapshot() {
 fn both_floors_must_be_exceeded() {
     let floors = Noise::default();
     // +50% but 1 ms: a fast endpoint's jitter.
-    let small = change("p95", Unit::Ms, Better::Lower, Some(2.0), Some(3.0), &floors);
+    let small = change(
+        "p95",
+        Unit::Ms,
+        Better::Lower,
+        Some(2.0),
+        Some(3.0),
+        &floors,
+    );
     assert_eq!(small.verdict, Verdict::Same);
     // +8 ms but 4%: a slow endpoint's jitter.
-    let slow = change("p95", Unit::Ms, Better::Lower, Some(200.0), Some(208.0), &floors);
+    let slow = change(
+        "p95",
+        Unit::Ms,
+        Better::Lower,
+        Some(200.0),
+        Some(208.0),
+        &floors,
+    );
     assert_eq!(slow.verdict, Verdict::Same);
-    let real = change("p95", Unit::Ms, Better::Lower, Some(200.0), Some(240.0), &floors);
-    assert_eq!((real.verdict, real.delta, real.delta_pct), (Verdict::Worse, Some(40.0), Some(20.0)));
-    let strict = Noise { relative_pct: 1.0, latency_ms: 0.5, ..floors };
-    let now = change("p95", Unit::Ms, Better::Lower, Some(2.0), Some(3.0), &strict);
+    let real = change(
+        "p95",
+        Unit::Ms,
+        Better::Lower,
+        Some(200.0),
+        Some(240.0),
+        &floors,
+    );
+    assert_eq!(
+        (real.verdict, real.delta, real.delta_pct),
+        (Verdict::Worse, Some(40.0), Some(20.0))
+    );
+    let strict = Noise {
+        relative_pct: 1.0,
+        latency_ms: 0.5,
+        ..floors
+    };
+    let now = change(
+        "p95",
+        Unit::Ms,
+        Better::Lower,
+        Some(2.0),
+        Some(3.0),
+        &strict,
+    );
     assert_eq!(now.verdict, Verdict::Worse);
 }
 
 #[test]
 fn from_zero_the_absolute_floor_decides_and_missing_sides_are_unknown() {
     let floors = Noise::default();
-    let errors = change("error_rate", Unit::Percent, Better::Lower, Some(0.0), Some(0.3), &floors);
+    let errors = change(
+        "error_rate",
+        Unit::Percent,
+        Better::Lower,
+        Some(0.0),
+        Some(0.3),
+        &floors,
+    );
     assert_eq!((errors.verdict, errors.delta_pct), (Verdict::Same, None));
-    let errors = change("error_rate", Unit::Percent, Better::Lower, Some(0.0), Some(1.0), &floors);
+    let errors = change(
+        "error_rate",
+        Unit::Percent,
+        Better::Lower,
+        Some(0.0),
+        Some(1.0),
+        &floors,
+    );
     assert_eq!(errors.verdict, Verdict::Worse);
     let new_label = change("p95", Unit::Ms, Better::Lower, None, Some(3.0), &floors);
-    assert_eq!((new_label.verdict, new_label.delta), (Verdict::Unknown, None));
+    assert_eq!(
+        (new_label.verdict, new_label.delta),
+        (Verdict::Unknown, None)
+    );
 }
 
 #[test]
@@ -79,7 +137,12 @@ fn a_label_only_in_the_new_run_has_unknown_changes() {
     let extra = new.labels["home"].clone();
     new.labels.insert("search".to_string(), extra);
     let c = compare(&base, &new, &Noise::default());
-    assert!(c.labels["search"].iter().all(|ch| ch.verdict == Verdict::Unknown));
+    assert!(c.labels["search"]
+        .iter()
+        .all(|ch| ch.verdict == Verdict::Unknown));
     assert!(c.significant().iter().all(|(l, _)| *l != Some("search")));
-    assert_eq!(c.significant().first().map(|(_, ch)| ch.verdict), Some(Verdict::Worse));
+    assert_eq!(
+        c.significant().first().map(|(_, ch)| ch.verdict),
+        Some(Verdict::Worse)
+    );
 }

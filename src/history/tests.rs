@@ -43,8 +43,14 @@ fn records_under_scenario_branch_and_time_and_reads_back() {
     assert_eq!(loaded.commit.as_deref(), Some("0123456789abcdef"));
     assert_eq!(loaded.total, fixtures::passing().total);
     assert_eq!(store.scenarios().expect("lists"), ["checkout-api"]);
-    assert_eq!(store.branches("checkout-api").expect("lists"), ["feature/x"]);
-    assert_eq!(store.list("checkout-api", "feature/x").expect("lists"), [entry]);
+    assert_eq!(
+        store.branches("checkout-api").expect("lists"),
+        ["feature/x"]
+    );
+    assert_eq!(
+        store.list("checkout-api", "feature/x").expect("lists"),
+        [entry]
+    );
 }
 
 #[test]
@@ -57,7 +63,9 @@ fn lists_newest_first_and_only_the_branch_asked_for() {
         ("2026-11-26T18:30:00Z", "b", "main"),
         ("2026-11-26T20:00:00Z", "pr", "feature"),
     ] {
-        store.record(&run(time, id), &info(branch)).expect("recorded");
+        store
+            .record(&run(time, id), &info(branch))
+            .expect("recorded");
     }
     let ids: Vec<String> = store
         .list("checkout-api", "main")
@@ -66,9 +74,15 @@ fn lists_newest_first_and_only_the_branch_asked_for() {
         .map(|e| e.run_id)
         .collect();
     assert_eq!(ids, ["c", "b", "a"]);
-    assert!(store.list("checkout-api", "nope").expect("lists").is_empty());
+    assert!(store
+        .list("checkout-api", "nope")
+        .expect("lists")
+        .is_empty());
     assert!(store.list("other", "main").expect("lists").is_empty());
-    assert_eq!(store.branches("checkout-api").expect("lists"), ["feature", "main"]);
+    assert_eq!(
+        store.branches("checkout-api").expect("lists"),
+        ["feature", "main"]
+    );
 }
 
 #[test]
@@ -80,9 +94,21 @@ fn a_missing_directory_is_an_empty_history() {
 
 #[test]
 fn segments_are_encoded_reversibly_and_never_climb() {
-    for name in ["main", "feature/x", "a b", "..", ".hidden", "ünï", "%41", ""] {
+    for name in [
+        "main",
+        "feature/x",
+        "a b",
+        "..",
+        ".hidden",
+        "ünï",
+        "%41",
+        "",
+    ] {
         let enc = encode(name);
-        assert!(!enc.contains('/') && !enc.starts_with('.'), "{name} -> {enc}");
+        assert!(
+            !enc.contains('/') && !enc.starts_with('.'),
+            "{name} -> {enc}"
+        );
         assert_eq!(decode(&enc).as_deref(), Some(name), "{enc}");
     }
     assert_eq!(encode("feature/x"), "feature%2Fx");
@@ -90,12 +116,37 @@ fn segments_are_encoded_reversibly_and_never_climb() {
     assert_eq!(decode("%zz"), None);
 }
 
+/// (CI variables, --branch, the branch expected).
+type Case = (
+    &'static [(&'static str, &'static str)],
+    Option<&'static str>,
+    &'static str,
+);
+
 #[test]
 fn the_own_branch_comes_from_ci_then_the_flag() {
-    let cases: [(&'static [(&str, &str)], Option<&str>, &str); 7] = [
-        (&[("GITHUB_HEAD_REF", "feature"), ("GITHUB_REF_NAME", "12/merge")], Some("x"), "feature"),
-        (&[("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "mr"), ("CI_COMMIT_BRANCH", "main")], None, "mr"),
-        (&[("GITHUB_HEAD_REF", ""), ("GITHUB_REF_NAME", "main")], Some("x"), "main"),
+    let cases: [Case; 7] = [
+        (
+            &[
+                ("GITHUB_HEAD_REF", "feature"),
+                ("GITHUB_REF_NAME", "12/merge"),
+            ],
+            Some("x"),
+            "feature",
+        ),
+        (
+            &[
+                ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "mr"),
+                ("CI_COMMIT_BRANCH", "main"),
+            ],
+            None,
+            "mr",
+        ),
+        (
+            &[("GITHUB_HEAD_REF", ""), ("GITHUB_REF_NAME", "main")],
+            Some("x"),
+            "main",
+        ),
         (&[("CI_COMMIT_BRANCH", "develop")], None, "develop"),
         (&[], Some("mine"), "mine"),
         (&[], Some("  "), "local"),
@@ -103,7 +154,11 @@ fn the_own_branch_comes_from_ci_then_the_flag() {
     ];
     for (pairs, flag, expected) in cases {
         let env = env_of(pairs);
-        assert_eq!(resolve_branch(&env, flag, false), expected, "{pairs:?} {flag:?}");
+        assert_eq!(
+            resolve_branch(&env, flag, false),
+            expected,
+            "{pairs:?} {flag:?}"
+        );
     }
 }
 

@@ -9,8 +9,8 @@ use crate::results::Results;
 use crate::threshold::Unit;
 
 pub const WORSE: &str = "🔴";
-/// The figures the headline line reports (the tables show every one).
-const HEADLINE: [&str; 5] = ["rps", "error_rate", "p50", "p95", "p99"];
+/// The figures the headline line reports, most telling first (the tables show every one).
+const HEADLINE: [&str; 5] = ["p95", "p99", "error_rate", "rps", "p50"];
 /// Changes named in the headline line; a PR comment's first lines must stay readable.
 const MAX_HIGHLIGHTS: usize = 6;
 pub const BETTER: &str = "🟢";
@@ -49,11 +49,14 @@ pub fn baseline_line(r: &Results) -> Option<String> {
 pub fn highlights(r: &Results) -> Option<String> {
     let c = r.comparison.as_ref()?;
     let against = against(r);
-    let significant: Vec<_> = c
+    let rank = |metric: &str| HEADLINE.iter().position(|m| *m == metric);
+    let mut significant: Vec<_> = c
         .significant()
         .into_iter()
-        .filter(|(_, ch)| HEADLINE.contains(&ch.metric.as_str()))
+        .filter(|(_, ch)| rank(&ch.metric).is_some())
         .collect();
+    // Worse first, then by how much a reader cares about the figure (stable: totals first).
+    significant.sort_by_key(|(_, ch)| (ch.verdict != Verdict::Worse, rank(&ch.metric)));
     let more = significant.len().saturating_sub(MAX_HIGHLIGHTS);
     let mut shown: Vec<String> = significant
         .into_iter()
@@ -68,7 +71,9 @@ pub fn highlights(r: &Results) -> Option<String> {
                 Some(l) => format!("{}: {}", md_text(l), ch.metric),
                 None => ch.metric.clone(),
             };
-            let new = ch.new.map_or_else(String::new, |v| format::in_unit(v, ch.unit));
+            let new = ch
+                .new
+                .map_or_else(String::new, |v| format::in_unit(v, ch.unit));
             format!("{marker} {name} {new} ({} vs {against})", delta(ch))
         })
         .collect();
@@ -110,11 +115,14 @@ fn marker(ch: &Change) -> Option<&'static str> {
 /// in points ("+0.5 pp").
 pub fn delta(ch: &Change) -> String {
     match (ch.delta, ch.delta_pct) {
-        (Some(d), _) if d == 0.0 => "±0%".to_string(),
+        (Some(0.0), _) => "±0%".to_string(),
         (_, Some(p)) => signed(format::percent_value(p.abs()), p),
         (Some(d), None) => {
             let amount = match ch.unit {
-                Unit::Percent => format!("{} pp", format::count_f64((d.abs() * 100.0).round() / 100.0)),
+                Unit::Percent => format!(
+                    "{} pp",
+                    format::count_f64((d.abs() * 100.0).round() / 100.0)
+                ),
                 unit => format::in_unit(d.abs(), unit),
             };
             signed(amount, d)
@@ -136,9 +144,7 @@ fn signed(text: String, value: f64) -> String {
 pub fn table(r: &Results) -> Option<String> {
     let c = r.comparison.as_ref()?;
     let against = against(r);
-    let mut out = format!(
-        "| Figure | {against} | This run | Change |\n|:--|--:|--:|--:|\n"
-    );
+    let mut out = format!("| Figure | {against} | This run | Change |\n|:--|--:|--:|--:|\n");
     let groups = std::iter::once((None, &c.total))
         .chain(c.labels.iter().map(|(l, cs)| (Some(l.as_str()), cs)));
     for (label, changes) in groups {
@@ -147,7 +153,8 @@ pub fn table(r: &Results) -> Option<String> {
                 Some(l) => format!("{}: {}", md_text(l), ch.metric),
                 None => format!("**{}**", ch.metric),
             };
-            let value = |v: Option<f64>| v.map_or_else(|| "–".to_string(), |v| format::in_unit(v, ch.unit));
+            let value =
+                |v: Option<f64>| v.map_or_else(|| "–".to_string(), |v| format::in_unit(v, ch.unit));
             let mut change = delta(ch);
             if let Some(m) = marker(ch) {
                 change = format!("{m} {change}");
@@ -165,11 +172,18 @@ pub fn table(r: &Results) -> Option<String> {
 /// The comparison on its own, for `loadgate compare`.
 pub fn markdown(r: &Results) -> String {
     let mut out = format!("## loadgate compare: {}\n\n", md_text(&r.scenario));
-    out.push_str(&format!("**This run:** run {} · started {}\n\n", md_code(&r.run_id), md_text(&r.started_at)));
+    out.push_str(&format!(
+        "**This run:** run {} · started {}\n\n",
+        md_code(&r.run_id),
+        md_text(&r.started_at)
+    ));
     if r.comparison.is_none() {
         out.push_str("_No baseline to compare with._\n");
     }
-    for part in [baseline_line(r), highlights(r), table(r)].into_iter().flatten() {
+    for part in [baseline_line(r), highlights(r), table(r)]
+        .into_iter()
+        .flatten()
+    {
         out.push_str(&part);
         out.push_str(if part.ends_with('\n') { "" } else { "\n\n" });
     }

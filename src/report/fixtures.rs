@@ -287,7 +287,14 @@ pub fn compared() -> Results {
     r.total.response_time_ms.p99 *= 1.2;
     if let Some(create) = r.labels.get_mut("create-order") {
         let p = &mut create.response_time_ms;
-        for v in [&mut p.p50, &mut p.p90, &mut p.p95, &mut p.p99, &mut p.p99_9, &mut p.max] {
+        for v in [
+            &mut p.p50,
+            &mut p.p90,
+            &mut p.p95,
+            &mut p.p99,
+            &mut p.p99_9,
+            &mut p.max,
+        ] {
             *v *= 1.3;
         }
     }

@@ -86,13 +86,16 @@ fn header(out: &mut String, r: &Results) {
     let (class, verdict) = if r.passed {
         ("pass", "passed".to_string())
     } else if failed > 0 {
-        ("fail", format!("failed ({failed} of {} thresholds)", r.thresholds.len()))
+        (
+            "fail",
+            format!("failed ({failed} of {} thresholds)", r.thresholds.len()),
+        )
     } else {
         ("fail", "failed".to_string())
     };
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<h1>loadgate: {} <span class=\"{class}\">{}</span></h1>\n",
+        "<h1>loadgate: {} <span class=\"{class}\">{}</span></h1>",
         escape(&r.scenario),
         escape(&verdict)
     );
@@ -123,7 +126,11 @@ fn header(out: &mut String, r: &Results) {
         let _ = writeln!(out, "<p class=\"meta\">{line}</p>");
     }
     if let Some(stopped) = &r.stopped {
-        let _ = writeln!(out, "<p class=\"warn\">Stopped early: {}</p>", escape(stopped));
+        let _ = writeln!(
+            out,
+            "<p class=\"warn\">Stopped early: {}</p>",
+            escape(stopped)
+        );
     }
     for w in &r.warnings {
         let _ = writeln!(out, "<p class=\"warn\">{}</p>", escape(w));
@@ -157,8 +164,16 @@ fn cards(out: &mut String, r: &Results) {
     let p = &s.response_time_ms;
     let figures = [
         ("Requests", format::count(s.requests), String::new()),
-        ("Throughput", format::per_second(s.rps), change_html(r, None, "rps")),
-        ("Errors", format::percent(s.error_rate), change_html(r, None, "error_rate")),
+        (
+            "Throughput",
+            format::per_second(s.rps),
+            change_html(r, None, "rps"),
+        ),
+        (
+            "Errors",
+            format::percent(s.error_rate),
+            change_html(r, None, "error_rate"),
+        ),
         ("p50", format::ms(p.p50), change_html(r, None, "p50")),
         ("p95", format::ms(p.p95), change_html(r, None, "p95")),
         ("p99", format::ms(p.p99), change_html(r, None, "p99")),
@@ -180,7 +195,9 @@ fn thresholds(out: &mut String, list: &[ThresholdResult]) {
         out.push_str("<p>No thresholds were checked.</p>\n");
         return;
     }
-    out.push_str("<table><tr><th>Threshold</th><th>Result</th><th>Actual</th><th>Limit</th></tr>\n");
+    out.push_str(
+        "<table><tr><th>Threshold</th><th>Result</th><th>Actual</th><th>Limit</th></tr>\n",
+    );
     for t in list {
         let (class, result) = if t.skipped {
             ("", "skipped")
@@ -193,7 +210,9 @@ fn thresholds(out: &mut String, list: &[ThresholdResult]) {
             .actual
             .map_or_else(|| "no data".to_string(), |a| format::in_unit(a, t.unit));
         let limit = if t.skipped {
-            t.reason.clone().unwrap_or_else(|| "no baseline".to_string())
+            t.reason
+                .clone()
+                .unwrap_or_else(|| "no baseline".to_string())
         } else {
             let mut limit = format::limit(t.op, t.limit, t.unit);
             if let Some(base) = t.baseline {
@@ -217,8 +236,10 @@ fn labels(out: &mut String, r: &Results) {
     if r.labels.is_empty() {
         return;
     }
-    out.push_str("<h2>By label</h2>\n<table><tr><th>Label</th><th>Requests</th><th>Rate</th>\
-                  <th>Errors</th><th>p50</th><th>p95</th><th>p99</th><th>max</th></tr>\n");
+    out.push_str(
+        "<h2>By label</h2>\n<table><tr><th>Label</th><th>Requests</th><th>Rate</th>\
+                  <th>Errors</th><th>p50</th><th>p95</th><th>p99</th><th>max</th></tr>\n",
+    );
     for (name, s) in &r.labels {
         let p = &s.response_time_ms;
         let cell = |text: String, metric: &str| {
@@ -276,10 +297,13 @@ fn baseline_timeline(r: &Results) -> Option<&[TimelinePoint]> {
         .filter(|t| !t.is_empty())
 }
 
+/// A percentile line of the timeline: its name, colour and figure.
+type Pick = (&'static str, &'static str, fn(&TimelinePoint) -> f64);
+
 fn latency_chart(r: &Results) -> Chart {
     let mut lines = Vec::new();
     let base = base_name(r);
-    let picks: [(&str, &'static str, fn(&TimelinePoint) -> f64); 3] = [
+    let picks: [Pick; 3] = [
         ("p50", P50, |p| p.p50_ms),
         ("p95", P95, |p| p.p95_ms),
         ("p99", P99, |p| p.p99_ms),
@@ -359,11 +383,16 @@ fn load_chart(r: &Results) -> Chart {
         .and_then(|m| m.as_str())
         == Some("open");
     let (title, name, y, f): (&str, &str, YUnit, fn(&TimelinePoint) -> f64) = if open {
-        ("Arrival rate (sent and dropped per second)", "arrivals/s", YUnit::PerSecond, |p| {
-            (p.requests + p.dropped) as f64
-        })
+        (
+            "Arrival rate (sent and dropped per second)",
+            "arrivals/s",
+            YUnit::PerSecond,
+            |p| (p.requests + p.dropped) as f64,
+        )
     } else {
-        ("Active users", "active users", YUnit::Count, |p| p.active as f64)
+        ("Active users", "active users", YUnit::Count, |p| {
+            p.active as f64
+        })
     };
     let mut lines = vec![Line {
         name: name.to_string(),
@@ -438,9 +467,15 @@ fn distribution_chart(r: &Results) -> Chart {
 /// The baseline's percentiles of `label` on the nines axis, from the comparison's figures.
 fn baseline_summary(r: &Results, label: &str) -> Option<Vec<(f64, f64)>> {
     let c = r.comparison.as_ref()?;
-    let points: Vec<(f64, f64)> = [("p50", 50.0), ("p90", 90.0), ("p95", 95.0), ("p99", 99.0), ("p99.9", 99.9)]
-        .iter()
-        .filter_map(|(metric, p)| Some((svg::nines(*p), c.get(Some(label), metric)?.base?)))
-        .collect();
+    let points: Vec<(f64, f64)> = [
+        ("p50", 50.0),
+        ("p90", 90.0),
+        ("p95", 95.0),
+        ("p99", 99.0),
+        ("p99.9", 99.9),
+    ]
+    .iter()
+    .filter_map(|(metric, p)| Some((svg::nines(*p), c.get(Some(label), metric)?.base?)))
+    .collect();
     (points.len() > 1).then_some(points)
 }

@@ -10,18 +10,33 @@ use super::*;
 
 #[test]
 fn the_page_is_self_contained_and_has_every_chart() {
-    for r in [fixtures::passing(), fixtures::failing(), fixtures::compared(), fixtures::minimal()] {
+    for r in [
+        fixtures::passing(),
+        fixtures::failing(),
+        fixtures::compared(),
+        fixtures::minimal(),
+    ] {
         let page = html(&r);
         assert!(page.starts_with("<!DOCTYPE html>"));
         assert!(page.trim_end().ends_with("</html>"));
         for id in CHART_IDS {
-            assert!(page.contains(&format!("<svg id=\"{id}\"")), "{id} in {}", r.run_id);
+            assert!(
+                page.contains(&format!("<svg id=\"{id}\"")),
+                "{id} in {}",
+                r.run_id
+            );
         }
         assert_eq!(page.matches("<svg").count(), page.matches("</svg>").count());
-        assert!(!page.contains("<script"), "no script: nothing to fetch, nothing to fail");
+        assert!(
+            !page.contains("<script"),
+            "no script: nothing to fetch, nothing to fail"
+        );
         let external = page.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
         assert!(!external.contains("http://") && !external.contains("https://"));
-        assert!(!page.contains("NaN") && !page.contains("inf"), "no broken numbers");
+        assert!(
+            !page.contains("NaN") && !page.contains("inf"),
+            "no broken numbers"
+        );
     }
 }
 
@@ -29,9 +44,13 @@ fn the_page_is_self_contained_and_has_every_chart() {
 fn hostile_text_is_escaped() {
     let mut r = fixtures::failing();
     let summary = r.labels["home"].clone();
-    r.labels.insert("<img src=x onerror=alert(1)>".to_string(), summary);
+    r.labels
+        .insert("<img src=x onerror=alert(1)>".to_string(), summary);
     let page = html(&r);
-    assert!(!page.contains("<img"), "label markup must not reach the page");
+    assert!(
+        !page.contains("<img"),
+        "label markup must not reach the page"
+    );
     assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;"));
     assert!(page.contains("Label &lt;b&gt;|weird|&lt;/b&gt; sent nothing"));
 }
@@ -40,8 +59,14 @@ fn hostile_text_is_escaped() {
 fn the_baseline_is_overlaid_dashed() {
     let page = html(&fixtures::compared());
     assert!(page.contains("Baseline: run <code>20261126-180000-abc123</code> on <code>main</code>"));
-    assert!(page.contains("<title>main p95</title>"), "baseline latency line");
-    assert!(page.contains("<title>main create-order</title>"), "baseline distribution");
+    assert!(
+        page.contains("<title>main p95</title>"),
+        "baseline latency line"
+    );
+    assert!(
+        page.contains("<title>main create-order</title>"),
+        "baseline distribution"
+    );
     assert!(page.contains("stroke-dasharray"));
     assert!(page.contains("class=\"worse\">+18% vs main"));
     assert!(page.contains(">skipped<"));
@@ -120,9 +145,15 @@ fn chromium_renders_the_page_without_console_errors() {
     );
     let console: Vec<&str> = stderr
         .lines()
-        .filter(|l| l.contains("Uncaught") || l.contains("ERROR:CONSOLE") || l.contains(":CONSOLE("))
+        .filter(|l| {
+            l.contains("Uncaught") || l.contains("ERROR:CONSOLE") || l.contains(":CONSOLE(")
+        })
         .collect();
-    assert!(console.is_empty(), "console errors:\n{}", console.join("\n"));
+    assert!(
+        console.is_empty(),
+        "console errors:\n{}",
+        console.join("\n")
+    );
     let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("no screenshot ({e}):\n{stderr}"));
     assert!(bytes.starts_with(b"\x89PNG"), "a PNG");
     assert!(bytes.len() > 20_000, "a page with charts, not a blank one");
@@ -130,9 +161,16 @@ fn chromium_renders_the_page_without_console_errors() {
         std::fs::copy(&png, keep).expect("copy the screenshot");
     }
 
-    let (dom, _) = run_chromium(&page, &dir.path().join("profile-dom"), &["--dump-dom".to_string()]);
+    let (dom, _) = run_chromium(
+        &page,
+        &dir.path().join("profile-dom"),
+        &["--dump-dom".to_string()],
+    );
     for id in CHART_IDS {
-        assert!(dom.contains(&format!("<svg id=\"{id}\"")), "{id} in the browser's DOM");
+        assert!(
+            dom.contains(&format!("<svg id=\"{id}\"")),
+            "{id} in the browser's DOM"
+        );
     }
     assert!(dom.contains("<polyline"), "lines were parsed as SVG");
 }

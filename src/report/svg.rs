@@ -94,7 +94,11 @@ pub fn render(chart: &Chart) -> String {
     let y_top = finite.iter().map(|p| p.1).fold(0.0, f64::max);
     // Headroom above the highest point, so a flat line does not sit on the frame.
     let y_ticks = ticks(y_top * 1.08);
-    let y_max = y_ticks.last().copied().unwrap_or(1.0).max(f64::MIN_POSITIVE);
+    let y_max = y_ticks
+        .last()
+        .copied()
+        .unwrap_or(1.0)
+        .max(f64::MIN_POSITIVE);
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let sx = |x: f64| LEFT + (x - x_min) / (x_max - x_min) * plot_w;

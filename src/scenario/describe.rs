@@ -165,9 +165,13 @@ pub(crate) fn threshold_words(plan: &ThresholdPlan) -> String {
     let sign = |v: f64| if v < 0.0 { "-" } else { "+" };
     let limit = match t.relative {
         None => in_unit(t.limit),
-        Some(Margin::Absolute(a)) if a == 0.0 => "the baseline's value".to_string(),
-        Some(Margin::Absolute(a)) => format!("the baseline's value {} {}", sign(a), in_unit(a.abs())),
-        Some(Margin::Percent(p)) => format!("the baseline's value {} {}%", sign(p), number(p.abs())),
+        Some(Margin::Absolute(0.0)) => "the baseline's value".to_string(),
+        Some(Margin::Absolute(a)) => {
+            format!("the baseline's value {} {}", sign(a), in_unit(a.abs()))
+        }
+        Some(Margin::Percent(p)) => {
+            format!("the baseline's value {} {}%", sign(p), number(p.abs()))
+        }
     };
     let mut words = format!(
         "{}  -> {}, {scope}, must be {op} {limit}",

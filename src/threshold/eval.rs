@@ -98,7 +98,10 @@ pub fn evaluate_against(
     agg: &Aggregate,
     baseline: Baseline<'_>,
 ) -> Vec<ThresholdResult> {
-    thresholds.iter().map(|t| result(t, agg, baseline)).collect()
+    thresholds
+        .iter()
+        .map(|t| result(t, agg, baseline))
+        .collect()
 }
 
 /// For live checks: the first `abort` threshold, past its `after`, that does not hold on `agg`.
@@ -360,17 +363,27 @@ mod tests {
         assert!(close(p95.baseline, 950.0), "{p95:?}");
         assert!(close(Some(p95.limit), 950.0 * 1.1), "{p95:?}");
         // The baseline did twice the rate in half the time.
-        assert!(close(Some(results[1].limit), 202.2 * 0.95), "{:?}", results[1]);
+        assert!(
+            close(Some(results[1].limit), 202.2 * 0.95),
+            "{:?}",
+            results[1]
+        );
         assert!(results[1].failed());
         let missing = &results[3];
         assert!(missing.skipped && !missing.failed(), "{missing:?}");
-        assert!(missing.reason.as_deref().is_some_and(|r| r.contains("label `missing`")));
+        assert!(missing
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("label `missing`")));
     }
 
     #[test]
     fn without_a_baseline_relative_thresholds_are_skipped_with_the_reason() {
         let agg = aggregate();
-        let plans = [plan("a: p95 < baseline + 10%", true, 0), plan("max <= 3s", false, 0)];
+        let plans = [
+            plan("a: p95 < baseline + 10%", true, 0),
+            plan("max <= 3s", false, 0),
+        ];
         let results = evaluate_against(&plans, &agg, Baseline::Missing("no run on main yet"));
         let skipped = &results[0];
         assert!(skipped.skipped && !skipped.passed && !skipped.failed());
@@ -381,6 +394,9 @@ mod tests {
         // evaluate() has no baseline either, and a skipped abort threshold never aborts.
         assert!(evaluate(&plans, &agg)[0].skipped);
         let none = Baseline::Missing("none");
-        assert_eq!(breached_aborts(&plans, &agg, Duration::from_secs(60), none), None);
+        assert_eq!(
+            breached_aborts(&plans, &agg, Duration::from_secs(60), none),
+            None
+        );
     }
 }

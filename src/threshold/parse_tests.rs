@@ -258,7 +258,11 @@ fn relative_limits_parse_to_their_margin() {
     ];
     for (expr, metric, op, margin) in table {
         let t = parse(expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
-        assert_eq!((t.metric, t.op, t.relative), (metric, op, Some(margin)), "{expr}");
+        assert_eq!(
+            (t.metric, t.op, t.relative),
+            (metric, op, Some(margin)),
+            "{expr}"
+        );
         assert_eq!(t.unit, metric.unit(), "{expr}");
     }
     let labelled = parse("checkout: p95 < baseline + 10%").expect("parses");
@@ -269,7 +273,11 @@ fn relative_limits_parse_to_their_margin() {
 #[test]
 fn bad_relative_limits_point_at_the_problem() {
     let table = [
-        ("p95 < baseline +", 16, "expected an amount after `baseline +`"),
+        (
+            "p95 < baseline +",
+            16,
+            "expected an amount after `baseline +`",
+        ),
         ("p95 < baseline + 10xs", 19, "unknown unit `xs`"),
         ("rps > baseline - 150%", 17, "below zero"),
         ("p95 < baseline * 2", 15, "unexpected `* 2`"),
