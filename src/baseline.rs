@@ -81,7 +81,8 @@ pub fn target_branch(env: Env<'_>, flag: Option<&str>) -> String {
 
 /// Selects the baseline of a run of `scenario` (see the module docs). A `--baseline PATH` that
 /// cannot be read is an input error: it is found before any load is sent. A history entry that
-/// cannot be read is skipped with a warning in `warnings`, and the next older one is tried.
+/// cannot be read is skipped with a warning in `warnings`, and the next older one is tried;
+/// partial runs (cancelled, aborted) are skipped silently.
 pub fn select(
     arg: &BaselineArg,
     store: &dyn HistoryStore,
@@ -109,6 +110,9 @@ pub fn select(
         BaselineArg::Auto => {
             for entry in store.list(scenario, target)? {
                 match store.load(&entry) {
+                    // A cancelled or aborted run measured only part of the load: its figures
+                    // would make any complete run look worse (or better) than it is.
+                    Ok(results) if results.partial => continue,
                     Ok(results) => {
                         let mut reference = reference(&results, entry.key.clone());
                         // The directory it was found in is the branch, whatever the file says.

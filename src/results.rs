@@ -134,7 +134,8 @@ pub struct ThresholdResult {
     /// 1-based line of the threshold in the scenario file, 0 when unknown.
     #[serde(default)]
     pub line: usize,
-    /// A relative threshold with no baseline to measure against: neither passed nor failed.
+    /// A relative threshold with no baseline to measure against: neither passed nor failed
+    /// (`limit` is then 0: there is none).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub skipped: bool,
     /// Why it was skipped.

@@ -150,3 +150,21 @@ fn baseline_arg_parses() {
     );
     assert!("".parse::<BaselineArg>().is_err());
 }
+
+#[test]
+fn a_partial_run_is_never_a_baseline() {
+    let (dir, store) = store();
+    let mut partial = fixtures::partial();
+    partial.started_at = "2026-11-26T21:00:00Z".to_string();
+    let info = RunInfo {
+        branch: "main".to_string(),
+        commit: None,
+    };
+    store.record(&partial, &info).expect("recorded");
+    assert_eq!(store.list("checkout-api", "main").expect("lists").len(), 3);
+    assert_eq!(
+        selected(&store, "main").map(|b| b.run_id).as_deref(),
+        Some("m2")
+    );
+    drop(dir);
+}

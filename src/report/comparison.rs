@@ -111,12 +111,12 @@ fn marker(ch: &Change) -> Option<&'static str> {
     }
 }
 
-/// "+18%", "-4.2%", "±0%"; from a zero baseline the amount: "+3 ms", "+0.5%" of error rate
-/// in points ("+0.5 pp").
+/// "+18%", "-4.2%", "±0%"; from a zero baseline the amount: "+3 ms", or error rate in
+/// percentage points ("+0.5 pp").
 pub fn delta(ch: &Change) -> String {
     match (ch.delta, ch.delta_pct) {
         (Some(0.0), _) => "±0%".to_string(),
-        (_, Some(p)) => signed(format::percent_value(p.abs()), p),
+        (_, Some(p)) => signed(percent_change(p.abs()), p),
         (Some(d), None) => {
             let amount = match ch.unit {
                 Unit::Percent => format!(
@@ -129,6 +129,23 @@ pub fn delta(ch: &Change) -> String {
         }
         (None, _) => "–".to_string(),
     }
+}
+
+/// A change needs fewer digits than a figure: "+64%", "+6%" (not "+5.97%"), "+0.4%", "+0.06%".
+fn percent_change(p: f64) -> String {
+    let text = if p >= 9.5 {
+        format!("{p:.0}")
+    } else if p >= 0.95 {
+        format!("{p:.1}")
+    } else {
+        format!("{p:.2}")
+    };
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    format!("{text}%")
 }
 
 fn signed(text: String, value: f64) -> String {
@@ -188,4 +205,33 @@ pub fn markdown(r: &Results) -> String {
         out.push_str(if part.ends_with('\n') { "" } else { "\n\n" });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ch(unit: Unit, delta: f64, pct: Option<f64>) -> Change {
+        Change {
+            metric: "p95".to_string(),
+            unit,
+            base: Some(1.0),
+            new: Some(1.0 + delta),
+            delta: Some(delta),
+            delta_pct: pct,
+            verdict: Verdict::Same,
+        }
+    }
+
+    #[test]
+    fn changes_read_short_and_signed() {
+        assert_eq!(delta(&ch(Unit::Ms, 71.6, Some(17.99))), "+18%");
+        assert_eq!(delta(&ch(Unit::Ms, 3.0, Some(5.97))), "+6%");
+        assert_eq!(delta(&ch(Unit::Ms, -1.0, Some(-4.26))), "-4.3%");
+        assert_eq!(delta(&ch(Unit::Ms, 0.1, Some(0.06))), "+0.06%");
+        assert_eq!(delta(&ch(Unit::Ms, 0.0, Some(0.0))), "±0%");
+        assert_eq!(delta(&ch(Unit::Ms, 3.0, None)), "+3 ms");
+        assert_eq!(delta(&ch(Unit::Percent, 2.0, None)), "+2 pp");
+        assert_eq!(delta(&ch(Unit::PerSecond, -12.0, None)), "-12/s");
+    }
 }

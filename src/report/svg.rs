@@ -6,11 +6,14 @@ use std::fmt::Write;
 use super::format;
 
 const WIDTH: f64 = 1100.0;
-const HEIGHT: f64 = 300.0;
+/// Height of the plot area; the title and legend rows come on top of it.
+const PLOT_HEIGHT: f64 = 220.0;
 const LEFT: f64 = 72.0;
 const RIGHT: f64 = 20.0;
-const TOP: f64 = 44.0;
 const BOTTOM: f64 = 40.0;
+/// Baseline of the first legend row, and the height of each.
+const LEGEND_Y: f64 = 42.0;
+const LEGEND_ROW: f64 = 20.0;
 
 /// How the y axis' figures read.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -58,10 +61,13 @@ pub fn nines(percentile: f64) -> f64 {
 }
 
 pub fn render(chart: &Chart) -> String {
+    let (legend, rows) = legend(&chart.lines);
+    let top = LEGEND_Y + rows as f64 * LEGEND_ROW;
+    let height = top + PLOT_HEIGHT + BOTTOM;
     let mut out = String::new();
     let _ = write!(
         out,
-        r#"<svg id="{}" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"#,
+        r#"<svg id="{}" class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"#,
         chart.id,
         escape(&chart.title)
     );
@@ -80,7 +86,7 @@ pub fn render(chart: &Chart) -> String {
             out,
             r#"<text x="{}" y="{}" class="empty" text-anchor="middle">no data</text></svg>"#,
             WIDTH / 2.0,
-            HEIGHT / 2.0
+            height / 2.0
         );
         return out;
     }
@@ -100,9 +106,9 @@ pub fn render(chart: &Chart) -> String {
         .unwrap_or(1.0)
         .max(f64::MIN_POSITIVE);
     let plot_w = WIDTH - LEFT - RIGHT;
-    let plot_h = HEIGHT - TOP - BOTTOM;
+    let plot_h = PLOT_HEIGHT;
     let sx = |x: f64| LEFT + (x - x_min) / (x_max - x_min) * plot_w;
-    let sy = |y: f64| TOP + plot_h - (y / y_max).clamp(0.0, 1.0) * plot_h;
+    let sy = |y: f64| top + plot_h - (y / y_max).clamp(0.0, 1.0) * plot_h;
 
     out.push_str(r#"<g class="grid">"#);
     for &t in &y_ticks {
@@ -120,9 +126,9 @@ pub fn render(chart: &Chart) -> String {
         let px = sx(x);
         let _ = write!(
             out,
-            r#"<line x1="{px:.1}" x2="{px:.1}" y1="{TOP}" y2="{:.1}"/><text x="{px:.1}" y="{:.1}" text-anchor="middle">{label}</text>"#,
-            TOP + plot_h,
-            TOP + plot_h + 18.0
+            r#"<line x1="{px:.1}" x2="{px:.1}" y1="{top:.1}" y2="{:.1}"/><text x="{px:.1}" y="{:.1}" text-anchor="middle">{label}</text>"#,
+            top + plot_h,
+            top + plot_h + 18.0
         );
     }
     out.push_str("</g>");
@@ -161,23 +167,24 @@ pub fn render(chart: &Chart) -> String {
         }
         out.push_str("</g>");
     }
-    legend(&mut out, &chart.lines);
+    out.push_str(&legend);
     out.push_str("</svg>");
     out
 }
 
-/// Swatches and names in one row above the plot, right of the title.
-fn legend(out: &mut String, lines: &[Line]) {
-    let mut x = WIDTH - RIGHT;
-    // Laid out from the right so the title keeps the left side.
-    let mut items = Vec::new();
-    for line in lines.iter().rev() {
-        let width = 30.0 + 7.0 * line.name.chars().count() as f64;
-        x -= width + 14.0;
-        items.push((x, line));
-    }
-    out.push_str(r#"<g class="legend">"#);
-    for (x, line) in items.into_iter().rev() {
+/// Swatches and names in rows under the title, wrapped at the chart's width; returns the SVG
+/// and the number of rows (a chart of many labels gets a taller head, never overlapping text).
+fn legend(lines: &[Line]) -> (String, usize) {
+    let mut out = String::from(r#"<g class="legend">"#);
+    let (mut x, mut row) = (LEFT, 0usize);
+    for line in lines {
+        // 12 px text averages under 7 px a character.
+        let width = 28.0 + 7.0 * line.name.chars().count() as f64;
+        if x + width > WIDTH - RIGHT && x > LEFT {
+            x = LEFT;
+            row += 1;
+        }
+        let y = LEGEND_Y - 4.0 + row as f64 * LEGEND_ROW;
         let dash = if line.dashed {
             r#" stroke-dasharray="7 5""#
         } else {
@@ -185,14 +192,19 @@ fn legend(out: &mut String, lines: &[Line]) {
         };
         let _ = write!(
             out,
-            r#"<line x1="{x:.1}" x2="{:.1}" y1="14" y2="14" stroke="{}" stroke-width="3"{dash}/><text x="{:.1}" y="18">{}</text>"#,
+            r#"<line x1="{x:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="{}" stroke-width="3"{dash}/><text x="{:.1}" y="{y:.1}">{}</text>"#,
             x + 22.0,
+            y - 4.0,
+            y - 4.0,
             line.color,
             x + 28.0,
             escape(&line.name)
         );
+        x += width + 16.0;
     }
     out.push_str("</g>");
+    let rows = if lines.is_empty() { 0 } else { row + 1 };
+    (out, rows)
 }
 
 /// About five round ticks from 0 to at least `max`: steps of 1, 2 or 5 times a power of ten.
@@ -335,5 +347,33 @@ mod tests {
         let svg = render(&chart);
         assert!(svg.contains(r#"id="chart-empty""#));
         assert!(svg.contains("no data"));
+    }
+
+    #[test]
+    fn a_long_legend_wraps_into_more_rows_and_a_taller_chart() {
+        let line = |i: usize| Line {
+            name: format!("label number {i} with a long name"),
+            color: "#000",
+            dashed: i % 2 == 1,
+            points: vec![(0.0, 1.0), (1.0, 2.0)],
+        };
+        let (_, one) = legend(&[line(0)]);
+        let (_, many) = legend(&(0..16).map(line).collect::<Vec<_>>());
+        assert_eq!(one, 1);
+        assert!(many >= 4, "{many} rows");
+        let chart = |n: usize| Chart {
+            id: "c",
+            title: "t".to_string(),
+            x: XAxis::Seconds,
+            y: YUnit::Count,
+            lines: (0..n).map(line).collect(),
+        };
+        let view = |svg: String| {
+            svg.split("viewBox=\"0 0 1100 ")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .and_then(|h| h.parse::<f64>().ok())
+        };
+        assert!(view(render(&chart(16))) > view(render(&chart(1))));
     }
 }
