@@ -32,7 +32,7 @@ pub enum Command {
     Report {
         /// A results.json written by `loadgate run`
         results: PathBuf,
-        /// Where to write summary.md, junit.xml and results.json
+        /// Where to write summary.md, junit.xml, results.json and report.html
         #[arg(long, default_value = "loadgate-report", env = "LOADGATE_OUT")]
         out: PathBuf,
     },
@@ -72,7 +72,7 @@ pub struct RunArgs {
     /// Where the load runs
     #[arg(long, value_enum, default_value_t = ExecutorKind::Local, env = "LOADGATE_EXECUTOR")]
     pub executor: ExecutorKind,
-    /// Where to write summary.md, junit.xml and results.json
+    /// Where to write summary.md, junit.xml, results.json and report.html
     #[arg(long, default_value = "loadgate-report", env = "LOADGATE_OUT")]
     pub out: PathBuf,
     /// Engine threads of the local executor (default: one per core)
