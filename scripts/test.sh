@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)   # validates junit.xml against its XSD
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+  || need+=(chromium)                                            # renders report.html in a test
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need[*]}" >&2
