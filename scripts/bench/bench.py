@@ -109,20 +109,22 @@ def find_key(doc, pattern):
 def sched_lag(doc):
     """Scheduling lag p50/p99 in ms, if results.json carries a `sched_lag`-like object.
 
-    The field is not part of the v1 contract yet, so its shape is guessed: an object with p50/p99
-    whose unit is the key's suffix (`_us`, `_ms`, `_s`; ms when none)."""
+    The field is not part of the v1 contract yet, so its shape is guessed: an object with p50 and
+    p99, each optionally suffixed with its unit (`p99_us`), else in the unit of the object's key's
+    suffix (`sched_lag_us`), else in ms like every other time in results.json."""
     found = find_key(doc, r"sched\w*lag")
-    if not found:
+    if not found or not isinstance(found[1], dict):
         return None
     key, value = found
-    if not isinstance(value, dict):
-        return None
-    scale = 0.001 if key.endswith("_us") else 1000.0 if key.endswith("_s") else 1.0
-    lag = {}
+    scales = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    key_unit = key.rsplit("_", 1)[-1] if "_" in key else "ms"
+    lag = {"field": key}
     for p in ("p50", "p99"):
-        v = value.get(p)
-        lag[p + "_ms"] = v * scale if isinstance(v, (int, float)) else None
-    lag["field"] = key
+        candidates = [(f"{p}_{unit}", scale) for unit, scale in scales.items()]
+        candidates.append((p, scales.get(key_unit, 1.0)))
+        numbers = [v * scale for name, scale in candidates
+                   if isinstance(v := value.get(name), (int, float))]
+        lag[p + "_ms"] = numbers[0] if numbers else None
     return lag
 
 
@@ -470,6 +472,10 @@ def summarize(mode, runs_path, out_path):
         records = [json.loads(line) for line in f if line.strip()]
     cfg = json.loads(os.environ.get("BENCH_CONFIG", "{}"))
     runs = [load_run(rec) for rec in records]
+    for r in runs:
+        # Paths into the bench's temp dir, which is gone by the time anyone reads this.
+        for k in ("time", "wrk", "results"):
+            r.pop(k, None)
     if not runs:
         raise BenchError(f"no runs recorded for {mode}")
     summary = SUMMARIZERS[mode](runs, cfg)
