@@ -19,7 +19,9 @@ const PLACEHOLDER: &str = "http://localhost:8080";
 pub fn routes() -> Vec<Route> {
     let ms = Duration::from_millis;
     vec![
-        Route::ok("/").latency(Latency::Uniform(ms(2), ms(8))).body(2_000),
+        Route::ok("/")
+            .latency(Latency::Uniform(ms(2), ms(8)))
+            .body(2_000),
         Route::ok("/products")
             .latency(Latency::Uniform(ms(10), ms(40)))
             .body(12_000),
@@ -58,11 +60,9 @@ pub fn run(out: &Path, hold_for: Option<&str>) -> Result<i32> {
                 "error: invalid value `{text}` for --hold-for: {e} (expected a duration like 5s)"
             ))
         })?;
-        if let LoadPlan::Closed { hold_for, .. } | LoadPlan::Open { hold_for, .. } =
-            &mut loaded.plan.load
-        {
-            *hold_for = wanted;
-        }
+        let (LoadPlan::Closed { hold_for, .. } | LoadPlan::Open { hold_for, .. }) =
+            &mut loaded.plan.load;
+        *hold_for = wanted;
     }
     eprintln!(
         "loadgate demo: built-in target on {}, scenario examples/demo.yaml",

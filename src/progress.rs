@@ -49,7 +49,10 @@ impl Snapshot {
 pub enum Progress {
     Bar(ProgressBar),
     /// Plain lines, one every `every`.
-    Lines { every: Duration, next: Duration },
+    Lines {
+        every: Duration,
+        next: Duration,
+    },
     Quiet,
 }
 

@@ -40,6 +40,9 @@ pub struct Results {
     /// Things a reader must know to trust the figures (saturated generator, default threshold...).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// How hard the load generator worked: a saturated generator overstates latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<Generator>,
     /// Why the run ended early, when it did (cancelled, aborted by a threshold).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
@@ -61,6 +64,18 @@ pub struct Summary {
     pub connect_ms: Percentiles,
     pub status: BTreeMap<String, u64>,
     pub error_kinds: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Generator {
+    /// Engine threads (local) or workers (Fargate).
+    pub parts: u32,
+    /// Busiest part's CPU time over its wall time (1.0 = a full core).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_max: Option<f64>,
+    /// Open model: how late arrivals were sent against their schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sched_lag_ms: Option<Percentiles>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -115,6 +130,9 @@ pub struct Histograms {
     /// Response times of each timeline second (2 significant digits).
     #[serde(default)]
     pub timeline: Vec<String>,
+    /// Open-model scheduling lag of the generator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sched_lag: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -238,6 +256,7 @@ impl Results {
                 .collect(),
             failures: agg.failure_samples().to_vec(),
             warnings: Vec::new(),
+            generator: None,
             stopped: None,
             histograms: Histograms {
                 total: HistogramSet::of(&agg.total),
@@ -251,6 +270,7 @@ impl Results {
                     .iter()
                     .map(|b| stats::encode(&b.response_time))
                     .collect(),
+                sched_lag: (!agg.sched_lag.is_empty()).then(|| stats::encode(&agg.sched_lag)),
             },
         }
     }
@@ -281,6 +301,9 @@ impl Results {
                 active: point.active,
                 response_time,
             };
+        }
+        if let Some(lag) = &self.histograms.sched_lag {
+            agg.sched_lag = stats::decode(lag)?;
         }
         let mut failures = Failures::default();
         for f in &self.failures {

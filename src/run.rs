@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::error::{EXIT_CANCELLED, EXIT_INFRASTRUCTURE, EXIT_PASSED, EXIT_THRESHOLD_FAILED};
-use crate::executor::{Executor, Observer, StopReason};
+use crate::executor::{Execution, Executor, Observer, StopReason};
 use crate::plan::{Plan, ThresholdPlan};
 use crate::progress::{Progress, Snapshot};
-use crate::results::{Results, RunMeta};
+use crate::results::{Generator, Percentiles, Results, RunMeta};
 use crate::stats::{Aggregate, ErrorKind};
 use crate::{report, threshold, Error, Result};
 
@@ -72,7 +72,9 @@ pub fn run(
     );
     results.thresholds = threshold::evaluate(&plan.thresholds, agg);
     results.warnings = warnings;
-    results.warnings.extend(execution.warnings);
+    let (generator, saturated) = generator(&execution);
+    results.generator = Some(generator);
+    results.warnings.extend(saturated);
     let unreachable = unreachable(agg);
     if unreachable {
         results.warnings.push(format!(
@@ -117,6 +119,39 @@ pub fn write_reports(results: &Results, out: &Path) -> Result<report::Written> {
     })
 }
 
+/// A part busier than this fraction of a core was saturated.
+const SATURATED_CPU: f64 = 0.9;
+/// Arrivals sent later than this (p99) overstate the open model's latencies.
+const SATURATED_LAG_MS: f64 = 5.0;
+
+/// The generator's own figures, and a warning when they say its results overstate latency.
+fn generator(execution: &Execution) -> (Generator, Option<String>) {
+    let agg = &execution.aggregate;
+    let cpu_max = execution.cpu.iter().copied().reduce(f64::max);
+    let lag = (!agg.sched_lag.is_empty()).then(|| Percentiles::of(&agg.sched_lag));
+    let warning = if let Some(cpu) = cpu_max.filter(|c| *c >= SATURATED_CPU) {
+        Some(format!(
+            "the load generator was saturated (a busiest part used {:.0}% of a core): results \
+             from a saturated client overstate latency; spread the load over more threads or workers",
+            cpu * 100.0
+        ))
+    } else {
+        lag.as_ref().filter(|l| l.p99 > SATURATED_LAG_MS).map(|l| {
+            format!(
+                "the load generator fell behind its schedule (p99 {:.1} ms late): results from a \
+                 saturated client overstate latency; spread the load over more threads or workers",
+                l.p99
+            )
+        })
+    };
+    let generator = Generator {
+        parts: execution.parts as u32,
+        cpu_max: cpu_max.map(|c| (c * 1000.0).round() / 1000.0),
+        sched_lag_ms: lag,
+    };
+    (generator, warning)
+}
+
 /// Every request failed to connect: a broken environment, not a slow target.
 fn unreachable(agg: &Aggregate) -> bool {
     agg.total.requests > 0 && agg.total.error_kind(ErrorKind::Connect) == agg.total.requests
@@ -136,7 +171,12 @@ struct RunObserver<'a> {
 }
 
 impl Observer for RunObserver<'_> {
-    fn progress(&mut self, agg: &Aggregate, elapsed: Duration, planned: Duration) -> Option<String> {
+    fn progress(
+        &mut self,
+        agg: &Aggregate,
+        elapsed: Duration,
+        planned: Duration,
+    ) -> Option<String> {
         self.progress.update(&Snapshot::of(agg, elapsed), planned);
         let breach = threshold::breached_aborts(self.thresholds, agg, elapsed)?;
         let actual = breach

@@ -44,11 +44,11 @@ impl Executor for Local {
         let start = Instant::now() + Duration::from_millis(20);
         let mut threads: Vec<JoinHandle<_>> = Vec::with_capacity(parts);
         for i in 0..parts {
-            let (plan, stop, tx) = (shared.clone(), stop.clone(), tx.clone());
+            let (plan, thread_stop, tx) = (shared.clone(), stop.clone(), tx.clone());
             let load = plan.load.share(i, parts);
             let spawned = std::thread::Builder::new()
                 .name(format!("engine-{i}"))
-                .spawn(move || engine::run_thread(plan, load, start, stop, tx));
+                .spawn(move || engine::run_thread(plan, load, start, thread_stop, tx));
             match spawned {
                 Ok(handle) => threads.push(handle),
                 Err(e) => {
@@ -91,11 +91,14 @@ impl Executor for Local {
             stopped = Some(StopReason::Cancelled);
         }
 
-        let mut warnings = Vec::new();
+        let mut cpu = Vec::with_capacity(parts);
         let mut failures = Vec::new();
         for (i, t) in threads.into_iter().enumerate() {
             match t.join() {
-                Ok(Ok(report)) => warnings.extend(report.warnings()),
+                Ok(Ok(report)) if !report.wall.is_zero() => {
+                    cpu.push(report.cpu_time.as_secs_f64() / report.wall.as_secs_f64());
+                }
+                Ok(Ok(_)) => {}
                 Ok(Err(e)) => failures.push(format!("engine thread {i}: {e}")),
                 Err(_) => failures.push(format!("engine thread {i} panicked")),
             }
@@ -107,7 +110,7 @@ impl Executor for Local {
             aggregate: agg,
             stopped,
             parts,
-            warnings,
+            cpu,
         })
     }
 }

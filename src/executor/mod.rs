@@ -27,7 +27,8 @@ pub struct Execution {
     pub stopped: Option<StopReason>,
     /// Engine threads locally, tasks on Fargate.
     pub parts: usize,
-    pub warnings: Vec<String>,
+    /// Busy fraction of each part (CPU time over wall time): near 1, the generator was saturated.
+    pub cpu: Vec<f64>,
 }
 
 /// Live view of a run; called about once a second.

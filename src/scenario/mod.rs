@@ -1,1 +1,101 @@
 //! The scenario file: model, parsing with positions, validation, JSON Schema.
+//!
+//! `load`/`parse_str` turn a YAML file into a [`Plan`]: every default applied, every `${VAR}`
+//! substituted, every path and URL settled. Any problem is a [`ScenarioError`] that points at
+//! the offending node, says what was expected and suggests a fix.
+
+mod describe;
+mod diagnostic;
+mod duration;
+mod model;
+mod requests;
+mod resolve;
+mod schema;
+mod sections;
+mod vars;
+
+#[cfg(test)]
+mod error_tests;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+pub use describe::describe;
+pub use diagnostic::ScenarioError;
+pub use schema::json_schema;
+
+use crate::plan::Plan;
+use diagnostic::Source;
+
+/// Where `${VAR}` values come from (the process environment in production; a map in tests).
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The environment of this process.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl Env for HashMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+/// A resolved scenario, and what the user should know about it without it being an error.
+#[derive(Debug)]
+pub struct Loaded {
+    pub plan: Plan,
+    pub warnings: Vec<String>,
+}
+
+/// Reads and resolves the scenario file at `path`; relative files it names are taken from its
+/// directory.
+pub fn load(path: &Path, env: &dyn Env) -> Result<Loaded, ScenarioError> {
+    let file_name = path.display().to_string();
+    let source = std::fs::read_to_string(path).map_err(|err| {
+        ScenarioError::without_position(
+            &file_name,
+            format!("cannot read scenario file `{file_name}`: {err}"),
+        )
+    })?;
+    let base_dir = path.parent().unwrap_or_else(|| Path::new(""));
+    parse_str(&source, &file_name, base_dir, env)
+}
+
+/// Resolves scenario text. `file_name` is used in messages and as `Plan.source`; `base_dir`
+/// is where `body_file` and `tls.ca_file` are looked up.
+pub fn parse_str(
+    source: &str,
+    file_name: &str,
+    base_dir: &Path,
+    env: &dyn Env,
+) -> Result<Loaded, ScenarioError> {
+    let src = Source {
+        file: file_name,
+        text: source,
+    };
+    if src.is_empty() {
+        return Err(
+            ScenarioError::without_position(file_name, "the scenario file is empty")
+                .with_help("a scenario needs at least `name`, `target`, `load` and `requests`"),
+        );
+    }
+    let scenario: model::Scenario =
+        serde_saphyr::from_str(source).map_err(|err| src.yaml_error(&err))?;
+    let mut resolver = resolve::Resolver::new(src, base_dir, env);
+    match resolver.resolve(scenario) {
+        Ok(plan) => Ok(Loaded {
+            plan,
+            warnings: resolver.warnings,
+        }),
+        Err(err) => Err(err.masked(&resolver.secrets)),
+    }
+}

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use super::{new_histogram, FailureSample, Failures, Histogram, MetricSet, TIMELINE_SIGFIGS};
+use super::{
+    new_histogram, record, FailureSample, Failures, Histogram, MetricSet, SIGFIGS, TIMELINE_SIGFIGS,
+};
 
 /// What one engine thread recorded in one second. Labels are indexed as in the plan.
 #[derive(Clone, Debug)]
@@ -11,6 +13,9 @@ pub struct Recorder {
     pub failures: Failures,
     /// Virtual users (closed model) or requests in flight (open model) when the interval closed.
     pub active: u64,
+    /// Open model: actual minus scheduled start of each arrival, microseconds. A generator that
+    /// cannot keep up shows here first (its latencies are then overstated).
+    pub sched_lag: Histogram,
 }
 
 impl Recorder {
@@ -19,6 +24,7 @@ impl Recorder {
             labels: (0..labels).map(|_| MetricSet::new()).collect(),
             failures: Failures::default(),
             active: 0,
+            sched_lag: new_histogram(SIGFIGS),
         }
     }
 
@@ -79,6 +85,8 @@ pub struct Aggregate {
     pub failures: Failures,
     /// Measured length of the run.
     pub duration: Duration,
+    /// Open-model scheduling lag of the generator (see [`Recorder::sched_lag`]).
+    pub sched_lag: Histogram,
 }
 
 impl Aggregate {
@@ -92,6 +100,7 @@ impl Aggregate {
             timeline: Vec::new(),
             failures: Failures::default(),
             duration: Duration::ZERO,
+            sched_lag: new_histogram(SIGFIGS),
         }
     }
 
@@ -134,13 +143,16 @@ impl Aggregate {
             bucket.errors += set.errors;
             bucket.dropped += set.dropped;
             for v in set.response_time.iter_recorded() {
-                bucket
-                    .response_time
-                    .saturating_record_n(v.value_iterated_to(), v.count_at_value());
+                record(
+                    &mut bucket.response_time,
+                    v.value_iterated_to(),
+                    v.count_at_value(),
+                );
             }
         }
         self.bucket_mut(interval.second as usize).add(&bucket);
         self.failures.extend(&interval.recorder.failures);
+        let _ = self.sched_lag.add(&interval.recorder.sched_lag);
     }
 
     /// Merges another partial: labels by name, the timeline second by second. Exact.
@@ -154,6 +166,7 @@ impl Aggregate {
         }
         self.failures.extend(&other.failures);
         self.duration = self.duration.max(other.duration);
+        let _ = self.sched_lag.add(&other.sched_lag);
     }
 
     /// Requests per second over the measured duration.
@@ -206,6 +219,17 @@ mod tests {
         assert_eq!(agg.timeline[1].requests, 0);
         assert_eq!(agg.timeline[2].response_time.len(), 1);
         assert_eq!(agg.total.bytes_received, 300);
+    }
+
+    #[test]
+    fn fresh_histograms_grow_to_the_values_recorded() {
+        let mut agg = Aggregate::new(&["a".to_string(), "b".to_string()]);
+        agg.add_interval(&interval(0, &[(0, 21_700), (0, 1_500_000)]));
+        let min = agg.total.response_time.min();
+        assert!((21_600..=21_700).contains(&min), "{min}");
+        assert!(agg.total.response_time.max() >= 1_500_000);
+        assert!(agg.timeline[0].response_time.max() >= 1_500_000);
+        assert!(agg.label("a").unwrap().ttfb.min() >= 10_000);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{new_histogram, Histogram, SIGFIGS};
+use super::{new_histogram, record, Histogram, SIGFIGS};
 
 /// Why a request failed. Transport errors (all but `Status`) have no latency sample.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -98,9 +98,8 @@ impl MetricSet {
         self.requests += 1;
         self.bytes_sent += bytes_sent;
         self.bytes_received += bytes_received;
-        self.response_time
-            .saturating_record(response_time_us.max(1));
-        self.ttfb.saturating_record(ttfb_us.max(1));
+        record(&mut self.response_time, response_time_us, 1);
+        record(&mut self.ttfb, ttfb_us, 1);
         self.count_status(status, 1);
         if !ok {
             self.errors += 1;
@@ -125,7 +124,7 @@ impl MetricSet {
 
     #[inline]
     pub fn record_connect(&mut self, connect_us: u64) {
-        self.connect.saturating_record(connect_us.max(1));
+        record(&mut self.connect, connect_us, 1);
     }
 
     /// An open-model arrival not sent because `max_in_flight` requests were already out.

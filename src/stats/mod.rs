@@ -24,6 +24,17 @@ pub fn new_histogram(sigfigs: u8) -> Histogram {
     Histogram::new(sigfigs).expect("sigfigs is a valid constant")
 }
 
+/// Records `us` (at least 1), growing the histogram as needed. `saturating_record` would clamp
+/// to the current upper bound instead of growing, and a fresh histogram's bound is tiny.
+#[inline]
+pub fn record(h: &mut Histogram, us: u64, count: u64) {
+    let us = us.max(1);
+    if h.record_n(us, count).is_err() {
+        // Only a value beyond what any histogram can track gets here: keep it at the top.
+        h.saturating_record_n(us, count);
+    }
+}
+
 /// Value at percentile `p` (0..=100) in milliseconds; 0 for an empty histogram.
 pub fn percentile_ms(h: &Histogram, p: f64) -> f64 {
     if h.is_empty() {
@@ -59,3 +70,6 @@ pub fn max_ms(h: &Histogram) -> f64 {
 fn us_to_ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
+
+#[cfg(test)]
+mod merge_tests;

@@ -1,0 +1,49 @@
+//! Closed model: virtual users, each with its own keep-alive connection, walking the request list
+//! in a loop until the deadline.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::client::Conn;
+use super::{after, request, Ctx};
+
+pub(crate) async fn run(ctx: Rc<Ctx>, users: u32, ramp_up: Duration, think_time: Duration) {
+    let handles: Vec<_> = (0..users)
+        .map(|k| {
+            // User k starts at start + ramp_up * k / users: a linear ramp.
+            let offset = ramp_up.mul_f64(f64::from(k) / f64::from(users));
+            tokio::task::spawn_local(user(ctx.clone(), after(ctx.start, offset), think_time))
+        })
+        .collect();
+    for handle in handles {
+        // A user task only ends by returning; a panic in one would be a bug, not a result.
+        let _ = handle.await;
+    }
+}
+
+async fn user(ctx: Rc<Ctx>, begin: Instant, think_time: Duration) {
+    tokio::time::sleep_until(tokio::time::Instant::from_std(begin)).await;
+    if ctx.past_deadline() {
+        return;
+    }
+    ctx.active.set(ctx.active.get() + 1);
+    // One connection per origin the requests go to; almost always one.
+    let mut conns: Vec<Option<Conn>> = (0..ctx.origins.len()).map(|_| None).collect();
+    'run: loop {
+        for index in 0..ctx.requests.len() {
+            if ctx.past_deadline() {
+                break 'run;
+            }
+            let slot = &mut conns[ctx.requests[index].origin];
+            let end = request::execute(&ctx, slot, index, None).await;
+            if !think_time.is_zero() {
+                let wake = after(end, think_time);
+                if wake >= ctx.deadline {
+                    break 'run;
+                }
+                tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
+            }
+        }
+    }
+    ctx.active.set(ctx.active.get() - 1);
+}

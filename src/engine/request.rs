@@ -1,0 +1,297 @@
+//! One request on one connection, from connect to the last body byte, and what is recorded for it.
+
+use std::time::Instant;
+
+use http::header::CONNECTION;
+use http::Version;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::Response;
+
+use crate::stats::{ErrorKind, FailureSample};
+
+use super::client::{self, header_size, micros, Conn, ConnectError, Prepared};
+use super::{after, Ctx};
+
+/// Body bytes kept for a failure sample.
+const SAMPLE_BODY: usize = 200;
+
+/// Why a request got no response.
+enum Failure {
+    Connect(ConnectError),
+    Io(hyper::Error),
+    Timeout,
+}
+
+impl Failure {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Failure::Connect(ConnectError::Connect(_)) => ErrorKind::Connect,
+            Failure::Connect(ConnectError::Tls(_)) => ErrorKind::Tls,
+            Failure::Connect(ConnectError::Io(_)) | Failure::Io(_) => ErrorKind::Io,
+            Failure::Timeout => ErrorKind::Timeout,
+        }
+    }
+
+    /// Only built when a sample is wanted: it allocates.
+    fn message(&self, timeout_ms: u128) -> String {
+        match self {
+            Failure::Connect(ConnectError::Connect(e)) => format!("connect: {e}"),
+            Failure::Connect(ConnectError::Tls(e)) => format!("tls: {e}"),
+            Failure::Connect(ConnectError::Io(e)) | Failure::Io(e) => with_sources(e),
+            Failure::Timeout => {
+                format!("no complete response within the timeout ({timeout_ms} ms)")
+            }
+        }
+    }
+}
+
+fn with_sources(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// A response read to its end.
+struct Done {
+    status: u16,
+    ok: bool,
+    sent: Instant,
+    first_byte: Instant,
+    received: u64,
+    /// The connection ends after this response.
+    close: bool,
+    /// Status line and first body bytes, when a failure sample was wanted.
+    sample: Option<(String, Vec<u8>)>,
+}
+
+/// Sends request `index` of the plan on `slot`'s connection (opening one if there is none or it
+/// closed) and records the outcome. Response time runs from `measure_from` (the open model's
+/// scheduled time) or else from the send. After a transport error the connection is dropped.
+/// Returns when the request ended.
+pub(crate) async fn execute(
+    ctx: &Ctx,
+    slot: &mut Option<Conn>,
+    index: usize,
+    measure_from: Option<Instant>,
+) -> Instant {
+    let req = &ctx.requests[index];
+    let began = Instant::now();
+    let limit = tokio::time::Instant::from_std(after(began, ctx.timeout));
+    let result = match tokio::time::timeout_at(limit, attempt(ctx, slot, index)).await {
+        Ok(r) => r,
+        Err(_) => Err(Failure::Timeout),
+    };
+    let end = Instant::now();
+    match result {
+        Ok(done) => {
+            if done.close {
+                // Sending on it would race the server's close.
+                *slot = None;
+            }
+            record_response(ctx, index, req, done, measure_from, end);
+        }
+        Err(failure) => {
+            *slot = None;
+            record_failure(ctx, index, req, &failure);
+        }
+    }
+    end
+}
+
+/// What one try on one connection came to.
+enum Try {
+    Done(Done),
+    /// The request never left (the kept connection had closed): try again on a new one.
+    Unsent,
+    Failed(Failure),
+}
+
+async fn attempt(ctx: &Ctx, slot: &mut Option<Conn>, index: usize) -> Result<Done, Failure> {
+    let req = &ctx.requests[index];
+    if slot.as_ref().is_some_and(Conn::is_closed) {
+        *slot = None;
+    }
+    // A kept connection may have been closed by the server since its last response (idle
+    // timeout, keepalive_requests): hyper then hands the request back unsent, and it is sent on a
+    // new connection instead of counting as a failure. The server never saw it, so counts stay equal.
+    let mut reused = slot.is_some();
+    loop {
+        let conn = match slot {
+            Some(conn) => conn,
+            None => {
+                let started = Instant::now();
+                let origin = &ctx.origins[req.origin];
+                // Boxed: the TLS handshake's state is large and rare, and inline it would size
+                // every user's future (kept for the whole run) to it.
+                let conn = Box::pin(client::connect(origin, ctx.tls.as_ref()))
+                    .await
+                    .map_err(Failure::Connect)?;
+                let took = micros(started, Instant::now());
+                ctx.recorder
+                    .borrow_mut()
+                    .label(req.label)
+                    .record_connect(took);
+                slot.insert(conn)
+            }
+        };
+        let (sender, driver) = conn.parts();
+        let outcome = client::drive(driver, async {
+            if let Err(e) = sender.ready().await {
+                return if reused {
+                    Try::Unsent
+                } else {
+                    Try::Failed(Failure::Io(e))
+                };
+            }
+            let sent = Instant::now();
+            match sender.try_send_request(req.request()).await {
+                Ok(response) => {
+                    let first_byte = Instant::now();
+                    match read_body(ctx, index, response, sent, first_byte).await {
+                        Ok(done) => Try::Done(done),
+                        Err(failure) => Try::Failed(failure),
+                    }
+                }
+                Err(mut e) => {
+                    if reused && e.take_message().is_some() {
+                        Try::Unsent
+                    } else {
+                        Try::Failed(Failure::Io(e.into_error()))
+                    }
+                }
+            }
+        })
+        .await;
+        match outcome {
+            Try::Done(done) => return Ok(done),
+            Try::Failed(failure) => return Err(failure),
+            Try::Unsent => {
+                *slot = None;
+                reused = false;
+            }
+        }
+    }
+}
+
+/// Whether the server said it closes the connection after this response. A single
+/// `Connection` header is what servers send; a token list is matched whole-value only.
+fn closes(response: &Response<Incoming>) -> bool {
+    let says = |token: &[u8]| {
+        response
+            .headers()
+            .get(CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(token))
+    };
+    match response.version() {
+        Version::HTTP_10 => !says(b"keep-alive"),
+        _ => says(b"close"),
+    }
+}
+
+async fn read_body(
+    ctx: &Ctx,
+    index: usize,
+    response: Response<Incoming>,
+    sent: Instant,
+    first_byte: Instant,
+) -> Result<Done, Failure> {
+    let close = closes(&response);
+    let status = response.status();
+    let code = status.as_u16();
+    let ok = ctx.plan.requests[index].status_ok(code);
+    let reason = status.canonical_reason().unwrap_or("");
+    // "HTTP/1.1 200 OK\r\n", headers, "\r\n": close enough without the raw bytes.
+    let mut received = (9 + 4 + reason.len() + 2 + header_size(response.headers()) + 2) as u64;
+    let wants_sample = !ok
+        && ctx
+            .recorder
+            .borrow()
+            .failures
+            .wants(ErrorKind::Status, Some(code));
+    let mut sample = wants_sample.then(|| {
+        let line = format!("{:?} {} {}", response.version(), code, reason);
+        (line.trim_end().to_string(), Vec::new())
+    });
+    let mut body = response.into_body();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(Failure::Io)?;
+        if let Some(data) = frame.data_ref() {
+            received += data.len() as u64;
+            if let Some((_, kept)) = sample.as_mut() {
+                let room = SAMPLE_BODY.saturating_sub(kept.len());
+                kept.extend_from_slice(&data[..room.min(data.len())]);
+            }
+        }
+    }
+    Ok(Done {
+        status: code,
+        ok,
+        sent,
+        first_byte,
+        received,
+        close,
+        sample,
+    })
+}
+
+fn record_response(
+    ctx: &Ctx,
+    index: usize,
+    req: &Prepared,
+    done: Done,
+    measure_from: Option<Instant>,
+    end: Instant,
+) {
+    let from = measure_from.unwrap_or(done.sent);
+    let mut recorder = ctx.recorder.borrow_mut();
+    recorder.label(req.label).record_response(
+        done.status,
+        done.ok,
+        micros(from, end),
+        micros(done.sent, done.first_byte),
+        req.bytes_sent,
+        done.received,
+    );
+    if let Some((line, body)) = done.sample {
+        let secrets = &ctx.plan.secrets;
+        recorder.failures.push(FailureSample {
+            label: ctx.plan.requests[index].name.clone(),
+            kind: ErrorKind::Status,
+            status: Some(done.status),
+            message: secrets.mask(&line),
+            body: Some(secrets.mask(&String::from_utf8_lossy(&body))),
+        });
+    }
+}
+
+fn record_failure(ctx: &Ctx, index: usize, req: &Prepared, failure: &Failure) {
+    let kind = failure.kind();
+    // A connect failure sent nothing; otherwise the request may have left, so count it as sent.
+    let sent = match failure {
+        Failure::Connect(_) => 0,
+        _ => req.bytes_sent,
+    };
+    let mut recorder = ctx.recorder.borrow_mut();
+    recorder
+        .label(req.label)
+        .record_transport_error(kind, sent, 0);
+    if recorder.failures.wants(kind, None) {
+        let message = ctx
+            .plan
+            .secrets
+            .mask(&failure.message(ctx.timeout.as_millis()));
+        recorder.failures.push(FailureSample {
+            label: ctx.plan.requests[index].name.clone(),
+            kind,
+            status: None,
+            message,
+            body: None,
+        });
+    }
+}

@@ -1,0 +1,333 @@
+//! Report tests: snapshots of the Markdown and JUnit, schema validation, results.json round trip.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::fixtures::{self, threshold};
+use super::*;
+use crate::threshold::{Op, Unit};
+
+// ---------- summary.md ----------
+
+#[test]
+fn markdown_of_a_passing_run() {
+    let md = markdown(&fixtures::passing());
+    assert!(
+        md.starts_with("## ✅ loadgate: checkout-api passed\n"),
+        "{md}"
+    );
+    assert!(md.contains("```mermaid\nxychart-beta"));
+    insta::assert_snapshot!("markdown_passing", md);
+}
+
+#[test]
+fn markdown_of_a_failing_run() {
+    let md = markdown(&fixtures::failing());
+    assert!(
+        md.starts_with("## ❌ loadgate: checkout-api failed (3 of 6 thresholds)\n"),
+        "{md}"
+    );
+    assert!(md.contains("> [!WARNING]"));
+    assert!(md.contains("_no data_"));
+    assert!(
+        md.contains("Sample failures (4)"),
+        "3 status samples + 1 timeout"
+    );
+    // The hostile body stays inside its code block, and the warning's markup is neutralised.
+    assert!(md.contains("````text\n{\"error\":\"```boom``` <script>"));
+    assert!(!md.contains("<b>"));
+    insta::assert_snapshot!("markdown_failing", md);
+}
+
+#[test]
+fn markdown_of_a_partial_run() {
+    let md = markdown(&fixtures::partial());
+    assert!(
+        md.starts_with(
+            "## ❌ loadgate: checkout-api failed (1 of 1 threshold) — partial results\n"
+        ),
+        "{md}"
+    );
+    assert!(md.contains("> **Stopped early:** aborted by threshold \\`p99 &lt; 100ms\\`"));
+    insta::assert_snapshot!("markdown_partial", md);
+}
+
+#[test]
+fn template_renders_a_minimal_run_with_strict_undefined() {
+    let md = markdown::render(&fixtures::minimal()).expect("renders");
+    assert!(md.starts_with("## ✅ loadgate: checkout-api passed\n"));
+    assert!(md.contains("_No thresholds were checked._"));
+    assert!(!md.contains("### By label"));
+    assert!(!md.contains("mermaid"), "no chart without a timeline");
+    assert!(!md.contains("\n\n\n"), "no runs of blank lines:\n{md}");
+    insta::assert_snapshot!("markdown_minimal", md);
+}
+
+#[test]
+fn the_environment_rejects_undefined_values() {
+    let env = markdown::environment().expect("template compiles");
+    let err = env.render_str("{{ nothing_here }}", minijinja::context! {});
+    assert!(err.is_err(), "strict undefined must be on");
+}
+
+#[test]
+fn a_failed_run_without_thresholds_says_failed() {
+    let mut r = fixtures::minimal();
+    r.passed = false;
+    assert!(markdown(&r).starts_with("## ❌ loadgate: checkout-api failed\n"));
+}
+
+#[test]
+fn over_three_samples_of_a_kind_are_not_shown() {
+    let mut r = fixtures::failing();
+    let extra = r.failures[0].clone();
+    r.failures.push(extra.clone());
+    r.failures.push(extra);
+    assert!(markdown(&r).contains("Sample failures (4)"));
+}
+
+#[test]
+fn load_model_and_context_are_one_line() {
+    let md = markdown(&fixtures::failing());
+    let context = md.lines().nth(2).unwrap_or_default();
+    assert!(
+        context.contains("run `20261126-180000-abc123`"),
+        "{context}"
+    );
+    assert!(
+        context.contains("`local` executor · 2 workers · 5 s"),
+        "{context}"
+    );
+    assert!(
+        context.contains("open model: 30/s, ramp-up 0s, hold 5s, at most 100 in flight"),
+        "{context}"
+    );
+}
+
+// ---------- junit.xml ----------
+
+#[test]
+fn junit_of_a_failing_run() {
+    let xml = junit(&fixtures::failing());
+    assert!(xml.contains("<testsuite name=\"loadgate: checkout-api\" tests=\"6\""));
+    assert!(xml.contains("classname=\"loadgate.checkout-api.create-order\""));
+    assert!(xml.contains("message=\"error_rate = "));
+    assert!(xml.contains("message=\"p95 has no data, limit &lt; 200 ms\""));
+    insta::assert_snapshot!("junit_failing", xml);
+}
+
+#[test]
+fn junit_of_a_partial_run_notes_it() {
+    let xml = junit(&fixtures::partial());
+    assert!(xml.contains("<system-out>Partial results: stopped early: aborted by threshold"));
+    assert!(xml.contains("(scenario line 14)"));
+}
+
+#[test]
+fn junit_without_thresholds_has_one_case() {
+    let xml = junit(&fixtures::minimal());
+    assert!(xml.contains("tests=\"1\""));
+    assert!(xml.contains("<testcase name=\"run completed\" classname=\"loadgate.checkout-api\""));
+    assert!(!xml.contains("<failure"));
+}
+
+fn xsd() -> &'static Path {
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/report/junit.xsd"
+    ))
+}
+
+/// Runs xmllint; Err(output) when the document is invalid. Fails the test when xmllint is not
+/// installed: a skipped validation would look like a passed one.
+fn validate(xml: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("junit.xml");
+    std::fs::write(&file, xml).expect("write junit.xml");
+    let out = match Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(xsd())
+        .arg(&file)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            panic!("xmllint is not installed: apt-get update && apt-get install -y libxml2-utils")
+        }
+        Err(e) => panic!("cannot run xmllint: {e}"),
+    };
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn junit_validates_against_the_schema() {
+    for (name, r) in [
+        ("passing", fixtures::passing()),
+        ("failing", fixtures::failing()),
+        ("partial", fixtures::partial()),
+        ("minimal", fixtures::minimal()),
+    ] {
+        if let Err(e) = validate(&junit(&r)) {
+            panic!("{name}: {e}");
+        }
+    }
+}
+
+#[test]
+fn the_schema_rejects_what_it_should() {
+    let bad = "<?xml version=\"1.0\"?><testsuites><testsuite tests=\"1\">\
+               <testcase/></testsuite></testsuites>";
+    assert!(validate(bad).is_err(), "a suite and case without names");
+}
+
+#[test]
+fn junit_survives_hostile_names() {
+    let mut r = fixtures::failing();
+    r.scenario = "a\u{1}<b>&\"c\"".to_string();
+    r.thresholds[0].expr = "p95 < 300ms ]]> \u{0}".to_string();
+    validate(&junit(&r)).expect("still valid XML");
+}
+
+// ---------- results.json ----------
+
+#[test]
+fn json_round_trips_through_write_all_and_read_results() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("nested/loadgate-report");
+    let original = fixtures::failing();
+    let written = write_all(&original, &out).expect("written");
+    assert_eq!(written.json, out.join("results.json"));
+    assert!(written.summary.is_file() && written.junit.is_file());
+    let text = std::fs::read_to_string(&written.json).expect("read");
+    assert!(text.ends_with("}\n"));
+    let back = read_results(&written.json).expect("reads back");
+    assert_eq!(json(&back), text);
+    assert_eq!(back.total, original.total);
+    assert_eq!(back.thresholds, original.thresholds);
+    assert_eq!(back.failures, original.failures);
+    assert_eq!(back.stopped, original.stopped);
+    // The histograms survive too: the aggregate rebuilds with every sample.
+    let agg = back.to_aggregate().expect("histograms decode");
+    assert_eq!(agg.total.response_time.len(), original.total.requests - 1);
+}
+
+#[test]
+fn json_holds_every_key_of_the_contract() {
+    let value: serde_json::Value =
+        serde_json::from_str(&json(&fixtures::failing())).expect("valid JSON");
+    let has = |pointer: &str| {
+        assert!(value.pointer(pointer).is_some(), "missing {pointer}");
+    };
+    for key in [
+        "schema",
+        "scenario",
+        "run_id",
+        "executor",
+        "workers",
+        "passed",
+        "partial",
+        "started_at",
+        "duration_s",
+        "labels",
+        "thresholds",
+        "timeline",
+        "histograms",
+    ] {
+        has(&format!("/{key}"));
+    }
+    let summary = [
+        "requests",
+        "errors",
+        "error_rate",
+        "rps",
+        "dropped",
+        "bytes_sent",
+        "bytes_received",
+        "ttfb_ms",
+        "connect_ms",
+        "status",
+        "error_kinds",
+    ];
+    let percentiles = ["min", "avg", "p50", "p90", "p95", "p99", "p99.9", "max"];
+    for base in ["/total", "/labels/home"] {
+        for key in summary {
+            has(&format!("{base}/{key}"));
+        }
+        for key in percentiles {
+            has(&format!("{base}/response_time_ms/{key}"));
+            has(&format!("{base}/ttfb_ms/{key}"));
+            has(&format!("{base}/connect_ms/{key}"));
+        }
+    }
+    for key in [
+        "expr", "label", "metric", "op", "limit", "actual", "unit", "passed",
+    ] {
+        has(&format!("/thresholds/0/{key}"));
+    }
+    for key in ["t", "requests", "errors", "p50_ms", "p95_ms", "p99_ms"] {
+        has(&format!("/timeline/0/{key}"));
+    }
+    has("/histograms/total/response_time");
+    has("/histograms/labels/home/response_time");
+    assert_eq!(value["schema"], "loadgate/results/v1");
+    assert_eq!(value["thresholds"][1]["unit"], "%");
+    assert_eq!(value["thresholds"][0]["op"], "<");
+}
+
+fn read_error(text: &str) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("r.json");
+    std::fs::write(&path, text).expect("write");
+    match read_results(&path) {
+        Ok(_) => panic!("{text} was accepted"),
+        Err(e) => {
+            assert!(matches!(e, Error::Input(_)), "{e:?} is not an input error");
+            let message = e.to_string();
+            assert!(message.contains("r.json"), "names the file: {message}");
+            message
+        }
+    }
+}
+
+#[test]
+fn bad_results_files_are_input_errors_saying_what_is_wrong() {
+    let e = read_error("{\n  \"schema\": ");
+    assert!(e.contains("not valid JSON") && e.contains("line 2"), "{e}");
+
+    let e = read_error("{\"name\": \"a package.json\"}");
+    assert!(e.contains("not a loadgate results file"), "{e}");
+
+    let e = read_error("{\"schema\": \"loadgate/results/v2\"}");
+    assert!(e.contains("\"loadgate/results/v2\""), "{e}");
+
+    let e = read_error("{\"schema\": 1}");
+    assert!(e.contains("\"schema\" is 1"), "{e}");
+
+    let e = read_error("{\n\"schema\": \"loadgate/results/v1\",\n\"scenario\": 42\n}");
+    assert!(e.contains("invalid results") && e.contains("line 3"), "{e}");
+}
+
+#[test]
+fn a_missing_results_file_is_an_input_error() {
+    let e =
+        read_results(Path::new("/nonexistent/loadgate/results.json")).expect_err("missing file");
+    assert!(e
+        .to_string()
+        .contains("/nonexistent/loadgate/results.json: cannot read"));
+    assert_eq!(e.exit_code(), crate::error::EXIT_INVALID_INPUT);
+}
+
+// ---------- thresholds in the fixtures behave as the evaluator would ----------
+
+#[test]
+fn fixture_thresholds_decide_by_their_operator() {
+    let t = |op, actual| threshold("x", None, "p95", (op, 10.0, Unit::Ms), actual).passed;
+    assert!(t(Op::Lt, Some(9.0)) && !t(Op::Lt, Some(10.0)));
+    assert!(t(Op::Ge, Some(10.0)) && !t(Op::Gt, Some(10.0)));
+    assert!(!t(Op::Lt, None));
+}

@@ -1,0 +1,245 @@
+//! The resolved plan in words, for `loadgate validate`. Secrets never appear: URLs and the target
+//! are masked, and header values and bodies are not printed at all.
+
+use std::fmt::Write;
+
+use crate::plan::{LoadPlan, Plan, ThresholdPlan};
+use crate::threshold::{Metric, Op, Series, Stat, Unit};
+
+use super::duration::format_duration;
+
+/// Describes `plan` for a person; `parts` is how many engines share the load (engine threads
+/// locally, workers on Fargate).
+pub fn describe(plan: &Plan, parts: usize) -> String {
+    let mask = |text: &str| plan.secrets.mask(text);
+    let parts = parts.max(1);
+    let mut out = String::new();
+    // Writing to a String cannot fail; the results are ignored on purpose.
+    let _ = writeln!(out, "scenario    {} ({})", mask(&plan.name), plan.source);
+    let _ = writeln!(out, "target      {}", mask(&plan.target));
+    let _ = writeln!(out, "load        {}", load_words(&plan.load));
+    let _ = writeln!(
+        out,
+        "duration    {} (ramp-up included)",
+        format_duration(plan.load.duration())
+    );
+    let _ = writeln!(out, "per part    {}", share_words(&plan.load, parts));
+    let _ = writeln!(out, "timeout     {}", format_duration(plan.timeout));
+    let _ = writeln!(out, "workers     {}", plan.workers);
+
+    let _ = writeln!(
+        out,
+        "requests    {} in order, per iteration:",
+        plan.requests.len()
+    );
+    for request in &plan.requests {
+        let expects = if request.expect_status.is_empty() {
+            "any status below 400".to_string()
+        } else {
+            let codes: Vec<String> = request.expect_status.iter().map(u16::to_string).collect();
+            format!("status {}", codes.join(" or "))
+        };
+        let _ = writeln!(
+            out,
+            "  {:<7} {}  [{}] expects {expects}",
+            request.method,
+            mask(&request.url),
+            mask(&request.name)
+        );
+        if !request.headers.is_empty() {
+            // Names only: values often carry tokens.
+            let names: Vec<&str> = request.headers.iter().map(|(n, _)| n.as_str()).collect();
+            let _ = writeln!(out, "          headers: {}", names.join(", "));
+        }
+        if let Some(body) = &request.body {
+            let _ = writeln!(out, "          body: {} bytes", body.len());
+        }
+    }
+
+    let _ = writeln!(out, "thresholds  each must hold for the run to pass:");
+    for t in &plan.thresholds {
+        let _ = writeln!(out, "  {}", threshold_words(t));
+    }
+    if plan.default_threshold {
+        let _ = writeln!(out, "  (added because the scenario has no thresholds)");
+    }
+
+    let tls = match (&plan.tls.ca_pem, plan.tls.insecure) {
+        (_, true) => "certificates NOT verified (insecure)".to_string(),
+        (Some(pem), false) => format!(
+            "system roots + {} extra CA certificate(s)",
+            pem.matches("-----BEGIN CERTIFICATE-----").count()
+        ),
+        (None, false) => "system roots".to_string(),
+    };
+    let _ = writeln!(out, "tls         {tls}");
+    let f = &plan.fargate;
+    let cost = f.max_cost_usd.map_or_else(
+        || "no cost limit".to_string(),
+        |c| format!("max cost ${c:.2}"),
+    );
+    let _ = writeln!(
+        out,
+        "fargate     cpu {}, memory {} MiB, {}, at least {} worker(s), {cost}",
+        f.cpu,
+        f.memory,
+        if f.spot { "Spot" } else { "on-demand" },
+        f.min_workers
+    );
+    out
+}
+
+fn load_words(load: &LoadPlan) -> String {
+    match *load {
+        LoadPlan::Closed {
+            concurrency,
+            ramp_up,
+            hold_for,
+            think_time,
+        } => format!(
+            "closed model: {concurrency} virtual users, ramp-up {}, hold {}, think time {}",
+            format_duration(ramp_up),
+            format_duration(hold_for),
+            format_duration(think_time)
+        ),
+        LoadPlan::Open {
+            rate,
+            ramp_up,
+            hold_for,
+            max_in_flight,
+        } => format!(
+            "open model: {} arrivals/s, ramp-up {}, hold {}, at most {max_in_flight} in flight",
+            number(rate),
+            format_duration(ramp_up),
+            format_duration(hold_for)
+        ),
+    }
+}
+
+/// Each part's share, with equal shares grouped: `3 x 67 users, 1 x 66 users`.
+fn share_words(load: &LoadPlan, parts: usize) -> String {
+    let shares: Vec<String> = (0..parts)
+        .map(|i| match load.share(i, parts) {
+            LoadPlan::Closed { concurrency, .. } => format!("{concurrency} users"),
+            LoadPlan::Open {
+                rate,
+                max_in_flight,
+                ..
+            } => format!("{}/s (max {max_in_flight} in flight)", number(rate)),
+        })
+        .collect();
+    let mut groups: Vec<(usize, &str)> = Vec::new();
+    for share in &shares {
+        match groups.last_mut() {
+            Some((count, last)) if *last == share.as_str() => *count += 1,
+            _ => groups.push((1, share)),
+        }
+    }
+    let groups: Vec<String> = groups
+        .iter()
+        .map(|(count, share)| format!("{count} x {share}"))
+        .collect();
+    let noun = if parts == 1 { "part" } else { "parts" };
+    format!("{parts} {noun}: {}", groups.join(", "))
+}
+
+/// `p95 < 300ms  -> 95th percentile of response time, all requests, must be < 300 ms`.
+pub(crate) fn threshold_words(plan: &ThresholdPlan) -> String {
+    let t = &plan.threshold;
+    let scope = match &t.label {
+        Some(label) => format!("requests `{label}`"),
+        None => "all requests".to_string(),
+    };
+    let op = match t.op {
+        Op::Lt => "<",
+        Op::Le => "<=",
+        Op::Gt => ">",
+        Op::Ge => ">=",
+    };
+    let limit = match t.unit {
+        Unit::Ms => format!("{} ms", number(t.limit)),
+        Unit::Percent => format!("{}%", number(t.limit)),
+        Unit::PerSecond => format!("{}/s", number(t.limit)),
+        Unit::Count => number(t.limit),
+    };
+    let mut words = format!(
+        "{}  -> {}, {scope}, must be {op} {limit}",
+        t.expr.trim(),
+        metric_words(&t.metric)
+    );
+    if plan.abort {
+        let _ = write!(
+            words,
+            "; checked live after {}; a breach stops the run",
+            format_duration(plan.after)
+        );
+    }
+    words
+}
+
+fn metric_words(metric: &Metric) -> String {
+    match metric {
+        Metric::Latency { series, stat } => {
+            let series = match series {
+                Series::ResponseTime => "response time",
+                Series::Ttfb => "time to first byte",
+                Series::Connect => "connect time",
+            };
+            let stat = match stat {
+                Stat::Percentile(p) => format!("{} percentile", ordinal(*p)),
+                Stat::Avg => "average".to_string(),
+                Stat::Min => "minimum".to_string(),
+                Stat::Max => "maximum".to_string(),
+            };
+            format!("{stat} of {series}")
+        }
+        Metric::ErrorRate => "error rate".to_string(),
+        Metric::Errors => "number of errors".to_string(),
+        Metric::Requests => "number of requests".to_string(),
+        Metric::Rps => "requests per second".to_string(),
+        Metric::Dropped => "number of dropped arrivals".to_string(),
+    }
+}
+
+/// `95` -> `95th`, `1` -> `1st`, `99.9` -> `99.9th`.
+fn ordinal(p: f64) -> String {
+    if p.fract() != 0.0 {
+        return format!("{}th", number(p));
+    }
+    let n = p as u64;
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// A number without a needless `.0`, rounded for reading.
+fn number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        let text = format!("{x:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordinals_and_numbers() {
+        assert_eq!(ordinal(95.0), "95th");
+        assert_eq!(ordinal(1.0), "1st");
+        assert_eq!(ordinal(52.0), "52nd");
+        assert_eq!(ordinal(13.0), "13th");
+        assert_eq!(ordinal(99.9), "99.9th");
+        assert_eq!(number(300.0), "300");
+        assert_eq!(number(0.5), "0.5");
+        assert_eq!(number(16.666_666), "16.667");
+    }
+}
