@@ -88,32 +88,33 @@ def parse_wrk(path):
     return out
 
 
-def find_key(doc, pattern):
-    """The first value whose key matches `pattern`, searching depth first; with its key."""
+def find_object(doc, pattern):
+    """The first object whose key matches `pattern`, searching depth first; with its key.
+    Non-object values are skipped: `histograms.sched_lag` is an encoded histogram, not figures."""
     if isinstance(doc, dict):
         for k, v in doc.items():
-            if re.search(pattern, k, re.I):
+            if isinstance(v, dict) and re.search(pattern, k, re.I):
                 return k, v
-        for v in doc.values():
-            found = find_key(v, pattern)
-            if found:
-                return found
+        children = doc.values()
     elif isinstance(doc, list):
-        for v in doc:
-            found = find_key(v, pattern)
-            if found:
-                return found
+        children = doc
+    else:
+        return None
+    for v in children:
+        found = find_object(v, pattern)
+        if found:
+            return found
     return None
 
 
 def sched_lag(doc):
     """Scheduling lag p50/p99 in ms, if results.json carries a `sched_lag`-like object.
 
-    The field is not part of the v1 contract yet, so its shape is guessed: an object with p50 and
-    p99, each optionally suffixed with its unit (`p99_us`), else in the unit of the object's key's
-    suffix (`sched_lag_us`), else in ms like every other time in results.json."""
-    found = find_key(doc, r"sched\w*lag")
-    if not found or not isinstance(found[1], dict):
+    loadgate writes `generator.sched_lag_ms` (open model only). The field is not in the v1 contract,
+    so other spellings are accepted: an object with p50 and p99, each optionally suffixed with its
+    unit (`p99_us`), else in the unit of the object's key's suffix (`sched_lag_us`), else in ms."""
+    found = find_object(doc, r"sched\w*lag")
+    if not found:
         return None
     key, value = found
     scales = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -151,6 +152,9 @@ def parse_results(path):
         raise BenchError(f"{path} lacks a summary field: {e}") from e
     out["warnings"] = [str(w) for w in doc.get("warnings") or []]
     out["sched_lag"] = sched_lag(doc)
+    generator = doc.get("generator")
+    # The engine's own measure of its busiest thread: CPU time over wall time, 1.0 = a full core.
+    out["engine_cpu_max"] = generator.get("cpu_max") if isinstance(generator, dict) else None
     # The second with the worst p99 locates a stall in the timeline.
     timeline = [p for p in doc.get("timeline") or [] if isinstance(p, dict)]
     if timeline:

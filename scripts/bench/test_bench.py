@@ -106,6 +106,10 @@ class Arithmetic(unittest.TestCase):
         self.assertAlmostEqual(bench.sched_lag({"sched_lag_ms": {"p99": 0.3}})["p99_ms"], 0.3)
         self.assertIsNone(bench.sched_lag({"requests": 1}))
 
+    def test_lag_skips_the_encoded_histogram(self):
+        doc = {"histograms": {"sched_lag": "HISTFAAAA"}, "generator": {"sched_lag_ms": {"p99": 0.1}}}
+        self.assertAlmostEqual(bench.sched_lag(doc)["p99_ms"], 0.1)
+
     def test_spread(self):
         self.assertEqual(bench.spread([3, None, 1, 2]), {"median": 2, "min": 1, "max": 3})
         self.assertIsNone(bench.spread([None]))
