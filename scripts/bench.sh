@@ -11,7 +11,7 @@
 #
 # Environment (defaults in brackets):
 #   LOADGATE_BIN        the binary to measure [target/release/loadgate, built with cargo first]
-#   BENCH_OUT           where the JSON lines go [target/bench]
+#   BENCH_OUT           where the JSON lines go, relative to the repository root [target/bench]
 #   BENCH_ROUNDS        throughput: wrk/loadgate alternations [5]
 #   BENCH_DURATION      throughput: length of each run [10s]
 #   BENCH_CONNECTIONS   throughput: keep-alive connections [50]
@@ -365,8 +365,9 @@ bench_pacing() {
 
 mkdir -p "$OUT"
 start_nginx
-echo "loadgate bench on $CPUS cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')):" \
-    "nginx on core $SERVER_CPU, clients on core $CLIENT_CPU; $LOADGATE_BIN"
+echo "loadgate bench, $(date -u +%Y-%m-%dT%H:%MZ), $CPUS cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')):" \
+    "nginx on core $SERVER_CPU, clients on core $CLIENT_CPU"
+echo "$("$LOADGATE_BIN" --version 2>/dev/null || echo loadgate) ($LOADGATE_BIN, commit $(git describe --always --dirty 2>/dev/null || echo unknown)), $(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)"
 echo
 case $MODE in
     all)

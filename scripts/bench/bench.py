@@ -228,7 +228,7 @@ def warn_errors(runs):
                 "figures of a failing run are not comparable"
             )
         for w in r.get("warnings") or []:
-            print(f"loadgate warning ({r['tag']}): {w}")
+            print(f"loadgate warning ({r['tag']} round {r['round']}): {w}")
 
 
 # ---------------------------------------------------------------------------------------------
