@@ -367,7 +367,8 @@ mkdir -p "$OUT"
 start_nginx
 echo "loadgate bench, $(date -u +%Y-%m-%dT%H:%MZ), $CPUS cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')):" \
     "nginx on core $SERVER_CPU, clients on core $CLIENT_CPU"
-echo "$("$LOADGATE_BIN" --version 2>/dev/null || echo loadgate) ($LOADGATE_BIN, commit $(git describe --always --dirty 2>/dev/null || echo unknown)), $(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)"
+LG_VERSION=$("$LOADGATE_BIN" --version 2>/dev/null | head -n1) || true
+echo "${LG_VERSION:-loadgate} ($LOADGATE_BIN, commit $(git describe --always --dirty 2>/dev/null || echo unknown)), $(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)"
 echo
 case $MODE in
     all)
