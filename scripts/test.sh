@@ -22,3 +22,5 @@ fi
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked "$@"
+# The benchmark's own parsers and arithmetic (stdlib only; the benchmark itself is scripts/bench.sh).
+python3 -m unittest discover -s scripts/bench -p 'test_*.py'
