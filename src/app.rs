@@ -5,11 +5,12 @@ use std::io::Write;
 
 use clap::Parser;
 
+use crate::baseline::Tracking;
 use crate::cli::{Cli, Command, ExecutorKind, RunArgs};
 use crate::error::{EXIT_INVALID_INPUT, EXIT_PASSED};
 use crate::executor::Local;
 use crate::run::RunConfig;
-use crate::{ci, demo, report, run, scenario, Error, Result};
+use crate::{ci, commands, demo, history, report, run, scenario, Error, Result};
 
 /// Parses `args` (with the program name first), runs the command, and returns the exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
@@ -68,6 +69,10 @@ fn dispatch(command: Command) -> Result<i32> {
             Ok(EXIT_PASSED)
         }
         Command::Demo { out, hold_for } => demo::run(&out, hold_for.as_deref()),
+        Command::Compare { base, new, noise } => commands::compare(&base, &new, &noise),
+        Command::History { scenario, history } => {
+            commands::history(&history::LocalStore::new(history), scenario.as_deref())
+        }
     }
 }
 
@@ -84,7 +89,15 @@ fn run_command(args: RunArgs) -> Result<i32> {
         print_summary: !args.quiet,
         progress: true,
     };
-    let outcome = run::run(&loaded.plan, loaded.warnings, &executor, &config)?;
+    // Before any load: a --baseline PATH that cannot be read is invalid input (exit 2).
+    let tracking = Tracking::prepare(&args.history, &loaded.plan.name, &history::process_env)?;
+    let outcome = run::run_tracked(
+        &loaded.plan,
+        loaded.warnings,
+        &executor,
+        &config,
+        Some(&tracking),
+    )?;
     ci::publish(&ci::Publish {
         plan: &loaded.plan,
         results: &outcome.results,

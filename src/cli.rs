@@ -32,9 +32,26 @@ pub enum Command {
     Report {
         /// A results.json written by `loadgate run`
         results: PathBuf,
-        /// Where to write summary.md, junit.xml and results.json
+        /// Where to write summary.md, junit.xml, results.json and report.html
         #[arg(long, default_value = "loadgate-report", env = "LOADGATE_OUT")]
         out: PathBuf,
+    },
+    /// Compare two results.json figure by figure, as the summary does against a baseline
+    Compare {
+        /// The baseline's results.json
+        base: PathBuf,
+        /// The new run's results.json
+        new: PathBuf,
+        #[command(flatten)]
+        noise: NoiseArgs,
+    },
+    /// List past runs and their headline figures
+    History {
+        /// Only this scenario (its `name`)
+        scenario: Option<String>,
+        /// The history directory
+        #[arg(long, default_value = crate::history::DEFAULT_DIR, env = "LOADGATE_HISTORY")]
+        history: PathBuf,
     },
     /// Start a built-in target on 127.0.0.1 and run the demo scenario against it
     Demo {
@@ -55,7 +72,7 @@ pub struct RunArgs {
     /// Where the load runs
     #[arg(long, value_enum, default_value_t = ExecutorKind::Local, env = "LOADGATE_EXECUTOR")]
     pub executor: ExecutorKind,
-    /// Where to write summary.md, junit.xml and results.json
+    /// Where to write summary.md, junit.xml, results.json and report.html
     #[arg(long, default_value = "loadgate-report", env = "LOADGATE_OUT")]
     pub out: PathBuf,
     /// Engine threads of the local executor (default: one per core)
@@ -67,6 +84,52 @@ pub struct RunArgs {
     /// Do not post or update the pull-request comment (GitHub) or merge-request note (GitLab)
     #[arg(long, env = "LOADGATE_NO_COMMENT")]
     pub no_comment: bool,
+    #[command(flatten)]
+    pub history: HistoryArgs,
+}
+
+/// Run history and the baseline comparison (see src/baseline.rs for how a baseline is chosen).
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The run to compare with: auto (newest run on the target branch), none, or a results.json
+    #[arg(
+        long,
+        default_value = "auto",
+        env = "LOADGATE_BASELINE",
+        value_name = "auto|none|PATH"
+    )]
+    pub baseline: crate::baseline::BaselineArg,
+    /// The branch compared against outside a pull request [default: main]
+    #[arg(long, env = "LOADGATE_BASELINE_BRANCH", value_name = "NAME")]
+    pub baseline_branch: Option<String>,
+    /// Where past runs are kept
+    #[arg(long, default_value = crate::history::DEFAULT_DIR, env = "LOADGATE_HISTORY", value_name = "DIR")]
+    pub history: PathBuf,
+    /// The branch this run is recorded under, when CI does not say
+    #[arg(long, env = "LOADGATE_BRANCH", value_name = "NAME")]
+    pub branch: Option<String>,
+    #[command(flatten)]
+    pub noise: NoiseArgs,
+}
+
+/// A change counts only beyond both floors.
+#[derive(Debug, Args)]
+pub struct NoiseArgs {
+    /// Relative noise floor of comparisons, in percent of the baseline's value
+    #[arg(long, default_value_t = 10.0, env = "LOADGATE_NOISE_PCT", value_name = "PCT",
+          value_parser = non_negative)]
+    pub noise_pct: f64,
+    /// Absolute noise floor of latency comparisons, in ms
+    #[arg(long, default_value_t = 5.0, env = "LOADGATE_NOISE_MS", value_name = "MS",
+          value_parser = non_negative)]
+    pub noise_ms: f64,
+}
+
+fn non_negative(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a number of at least 0")),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

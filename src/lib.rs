@@ -4,12 +4,16 @@
 //! thresholds -> reports. No module reaches back up this chain.
 
 pub mod app;
+pub mod baseline;
 pub mod ci;
 pub mod cli;
+pub mod commands;
+pub mod compare;
 pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod executor;
+pub mod history;
 pub mod plan;
 pub mod progress;
 pub mod report;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use crate::compare::Comparison;
 use crate::stats::{
     self, Aggregate, Bucket, CodecError, ErrorKind, FailureSample, Failures, Histogram, MetricSet,
 };
@@ -46,7 +47,33 @@ pub struct Results {
     /// Why the run ended early, when it did (cancelled, aborted by a threshold).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// The commit the run measured (CI's SHA, or the working directory's HEAD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The branch the run is recorded under in history (a PR's source branch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// The run this one was compared with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineRef>,
+    /// Figure-by-figure changes against the baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
     pub histograms: Histograms,
+}
+
+/// Which run a comparison is against: enough for a reader to find it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BaselineRef {
+    pub run_id: String,
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub commit: Option<String>,
+    pub started_at: String,
+    /// Where it was found: a history entry or a file given with `--baseline PATH`.
+    #[serde(default)]
+    pub source: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -107,6 +134,23 @@ pub struct ThresholdResult {
     /// 1-based line of the threshold in the scenario file, 0 when unknown.
     #[serde(default)]
     pub line: usize,
+    /// A relative threshold with no baseline to measure against: neither passed nor failed
+    /// (`limit` is then 0: there is none).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
+    /// Why it was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// A relative threshold's baseline value (in `unit`); `limit` is derived from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<f64>,
+}
+
+impl ThresholdResult {
+    /// Failed, as the verdict counts it: not passed and not skipped.
+    pub fn failed(&self) -> bool {
+        !self.passed && !self.skipped
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -258,6 +302,10 @@ impl Results {
             warnings: Vec::new(),
             generator: None,
             stopped: None,
+            commit: None,
+            branch: None,
+            baseline: None,
+            comparison: None,
             histograms: Histograms {
                 total: HistogramSet::of(&agg.total),
                 labels: agg

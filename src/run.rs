@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use crate::baseline::Tracking;
 use crate::error::{EXIT_CANCELLED, EXIT_INFRASTRUCTURE, EXIT_PASSED, EXIT_THRESHOLD_FAILED};
 use crate::executor::{Execution, Executor, Observer, StopReason};
 use crate::plan::{Plan, ThresholdPlan};
@@ -38,6 +39,19 @@ pub fn run(
     executor: &dyn Executor,
     config: &RunConfig,
 ) -> Result<Outcome> {
+    run_tracked(plan, warnings, executor, config, None)
+}
+
+/// [`run`], compared with a baseline and recorded in history when `tracking` is given.
+pub fn run_tracked(
+    plan: &Plan,
+    warnings: Vec<String>,
+    executor: &dyn Executor,
+    config: &RunConfig,
+    tracking: Option<&Tracking>,
+) -> Result<Outcome> {
+    let no_baseline = threshold::Baseline::Missing("no baseline run");
+    let baseline = tracking.map_or(no_baseline, Tracking::thresholds);
     for w in &warnings {
         let _ = writeln!(std::io::stderr(), "warning: {w}");
     }
@@ -58,6 +72,7 @@ pub fn run(
             Progress::Quiet
         },
         thresholds: &plan.thresholds,
+        baseline,
     };
     let group = crate::ci::log_group(&format!("loadgate: {} (live)", plan.name));
     let execution = executor.execute(plan, &mut observer)?;
@@ -72,8 +87,11 @@ pub fn run(
         },
         agg,
     );
-    results.thresholds = threshold::evaluate(&plan.thresholds, agg);
+    results.thresholds = threshold::evaluate_against(&plan.thresholds, agg, baseline);
     results.warnings = warnings;
+    if let Some(tracking) = tracking {
+        tracking.annotate(&mut results);
+    }
     let (generator, saturated) = generator(&execution);
     results.generator = Some(generator);
     results.warnings.extend(saturated);
@@ -91,10 +109,15 @@ pub fn run(
         ),
         StopReason::Aborted(reason) => reason.clone(),
     });
-    results.passed =
-        execution.stopped.is_none() && !unreachable && results.thresholds.iter().all(|t| t.passed);
+    results.passed = execution.stopped.is_none()
+        && !unreachable
+        && !results.thresholds.iter().any(|t| t.failed());
 
     let written = write_reports(&results, &config.out)?;
+    // After the reports: a history that cannot be written must not cost the run its reports.
+    if let Some(Err(e)) = tracking.map(|t| t.record(&results)) {
+        let _ = writeln!(std::io::stderr(), "warning: the run was not recorded: {e}");
+    }
     if config.print_summary {
         let _ = std::io::stdout().write_all(report::markdown(&results).as_bytes());
     }
@@ -170,6 +193,7 @@ pub fn new_run_id() -> String {
 struct RunObserver<'a> {
     progress: Progress,
     thresholds: &'a [ThresholdPlan],
+    baseline: threshold::Baseline<'a>,
 }
 
 impl Observer for RunObserver<'_> {
@@ -180,7 +204,7 @@ impl Observer for RunObserver<'_> {
         planned: Duration,
     ) -> Option<String> {
         self.progress.update(&Snapshot::of(agg, elapsed), planned);
-        let breach = threshold::breached_aborts(self.thresholds, agg, elapsed)?;
+        let breach = threshold::breached_aborts(self.thresholds, agg, elapsed, self.baseline)?;
         let actual = breach
             .actual
             .map_or_else(|| "no data".to_string(), |a| format!("{a:.3}"));

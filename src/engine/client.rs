@@ -97,6 +97,7 @@ impl Origin {
 /// rejected (bad URL, method or header), so a hand-made plan cannot panic the engine.
 pub(crate) fn prepare(
     requests: &[RequestPlan],
+    labels: usize,
 ) -> Result<(Vec<Prepared>, Vec<Origin>), EngineError> {
     let mut origins: Vec<Origin> = Vec::new();
     let mut prepared = Vec::with_capacity(requests.len());
@@ -105,6 +106,12 @@ pub(crate) fn prepare(
             name: r.name.clone(),
             reason,
         };
+        if r.label >= labels {
+            return Err(invalid(format!(
+                "label index {} of {labels} labels",
+                r.label
+            )));
+        }
         let url = Url::parse(&r.url).map_err(|e| invalid(format!("url {:?}: {e}", r.url)))?;
         let https = match url.scheme() {
             "http" => false,
@@ -300,6 +307,12 @@ pub(crate) fn micros(from: Instant, to: Instant) -> u64 {
 mod tests {
     use super::*;
 
+    fn prepare_one_label(
+        requests: &[RequestPlan],
+    ) -> Result<(Vec<Prepared>, Vec<Origin>), EngineError> {
+        prepare(requests, 1)
+    }
+
     fn plan(url: &str, body: Option<&str>) -> RequestPlan {
         RequestPlan {
             name: "r".to_string(),
@@ -314,7 +327,8 @@ mod tests {
 
     #[test]
     fn prepares_origin_form_host_and_exact_size() {
-        let (p, origins) = prepare(&[plan("http://127.0.0.1:8080/a?b=1", Some("xyz"))]).unwrap();
+        let (p, origins) =
+            prepare_one_label(&[plan("http://127.0.0.1:8080/a?b=1", Some("xyz"))]).unwrap();
         assert_eq!(p[0].uri.to_string(), "/a?b=1");
         assert_eq!(p[0].headers[HOST], "127.0.0.1:8080");
         // "POST /a?b=1 HTTP/1.1\r\n" + "x-key: v\r\n" + "host: 127.0.0.1:8080\r\n"
@@ -326,7 +340,7 @@ mod tests {
 
     #[test]
     fn same_origin_is_shared_and_https_is_another() {
-        let (p, origins) = prepare(&[
+        let (p, origins) = prepare_one_label(&[
             plan("http://localhost/a", None),
             plan("http://localhost:80/b", None),
             plan("https://localhost/c", None),
@@ -341,14 +355,17 @@ mod tests {
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
         for url in ["ftp://x/", "not a url", "http://[::1/"] {
-            assert!(prepare(&[plan(url, None)]).is_err(), "{url}");
+            assert!(prepare_one_label(&[plan(url, None)]).is_err(), "{url}");
         }
         let mut bad = plan("http://x/", None);
         bad.method = "GE T".to_string();
-        assert!(prepare(&[bad]).is_err());
+        assert!(prepare_one_label(&[bad]).is_err());
+        let mut bad = plan("http://x/", None);
+        bad.label = 1;
+        assert!(prepare_one_label(&[bad]).is_err());
         let mut bad = plan("http://x/", None);
         bad.headers = vec![("x".to_string(), "a\nb".to_string())];
-        let err = prepare(&[bad]).err().unwrap().to_string();
+        let err = prepare_one_label(&[bad]).err().unwrap().to_string();
         assert!(!err.contains("a\nb"), "{err}");
     }
 }

@@ -5,14 +5,14 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::client::Conn;
-use super::{request, Ctx};
+use super::{after, request, Ctx};
 
 pub(crate) async fn run(ctx: Rc<Ctx>, users: u32, ramp_up: Duration, think_time: Duration) {
     let handles: Vec<_> = (0..users)
         .map(|k| {
             // User k starts at start + ramp_up * k / users: a linear ramp.
             let offset = ramp_up.mul_f64(f64::from(k) / f64::from(users));
-            tokio::task::spawn_local(user(ctx.clone(), ctx.start + offset, think_time))
+            tokio::task::spawn_local(user(ctx.clone(), after(ctx.start, offset), think_time))
         })
         .collect();
     for handle in handles {
@@ -37,7 +37,7 @@ async fn user(ctx: Rc<Ctx>, begin: Instant, think_time: Duration) {
             let slot = &mut conns[ctx.requests[index].origin];
             let end = request::execute(&ctx, slot, index, None).await;
             if !think_time.is_zero() {
-                let wake = end + think_time;
+                let wake = after(end, think_time);
                 if wake >= ctx.deadline {
                     break 'run;
                 }

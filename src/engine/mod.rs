@@ -40,7 +40,7 @@ pub struct ThreadReport {
     pub intervals_sent: u64,
     /// CPU time (user + system) of the engine thread: with `wall`, tells a saturated generator.
     pub cpu_time: Duration,
-    /// From the start (or the call, if later) to the last interval.
+    /// From the common start to the end of the run (zero if it ended before the start).
     pub wall: Duration,
     /// Largest open-model scheduling lag (actual - scheduled start of an arrival), microseconds.
     pub max_sched_lag_us: u64,
@@ -73,7 +73,7 @@ pub fn run_thread(
     if !has_load(&load) {
         return Ok(ThreadReport::default());
     }
-    let (requests, origins) = client::prepare(&plan.requests)?;
+    let (requests, origins) = client::prepare(&plan.requests, plan.labels.len())?;
     let tls = if origins.iter().any(Origin::is_https) {
         Some(tls::connector(&plan.tls)?)
     } else {
@@ -85,7 +85,7 @@ pub fn run_thread(
     let ctx = Rc::new(Ctx {
         recorder: RefCell::new(Recorder::new(plan.labels.len())),
         timeout: plan.timeout,
-        deadline: start + load.duration(),
+        deadline: after(start, load.duration()),
         plan,
         requests,
         origins,
@@ -115,7 +115,7 @@ pub fn run_thread(
     let report = ThreadReport {
         intervals_sent: ctx.intervals_sent.get(),
         cpu_time: thread_cpu_time().saturating_sub(cpu_before),
-        wall: Instant::now().saturating_duration_since(start.min(Instant::now())),
+        wall: start.elapsed(),
         max_sched_lag_us: ctx.max_lag_us.get(),
         stopped,
     };
@@ -150,7 +150,7 @@ async fn run_load(ctx: Rc<Ctx>, load: LoadPlan) {
 async fn ticker(ctx: Rc<Ctx>) {
     loop {
         let next = ctx.second.get() + 1;
-        let at = ctx.start + Duration::from_secs(u64::from(next));
+        let at = after(ctx.start, Duration::from_secs(u64::from(next)));
         tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
         ctx.flush();
     }
@@ -205,6 +205,15 @@ impl Ctx {
             self.max_lag_us.set(lag_us);
         }
     }
+}
+
+/// `base + d`, or a point far enough away to never come when that is not representable (a plan
+/// can hold durations of any size; `Instant + Duration` would panic).
+pub(crate) fn after(base: Instant, d: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    base.checked_add(d)
+        .or_else(|| base.checked_add(FAR))
+        .unwrap_or(base)
 }
 
 /// CPU time of the calling thread; zero where it cannot be read.

@@ -8,7 +8,7 @@ use tokio::sync::Notify;
 
 use super::client::Conn;
 use super::pacer::Pacer;
-use super::{client, request, Ctx};
+use super::{after, client, request, Ctx};
 
 pub(crate) async fn run(ctx: Rc<Ctx>, rate: f64, ramp_up: Duration, max_in_flight: u32) {
     let shared = Rc::new(Shared {
@@ -24,7 +24,7 @@ pub(crate) async fn run(ctx: Rc<Ctx>, rate: f64, ramp_up: Duration, max_in_fligh
         let Some(offset) = schedule.arrival(n) else {
             break;
         };
-        let scheduled = ctx.start + offset;
+        let scheduled = after(ctx.start, offset);
         if scheduled >= ctx.deadline {
             break;
         }

@@ -11,7 +11,7 @@ use hyper::Response;
 use crate::stats::{ErrorKind, FailureSample};
 
 use super::client::{self, header_size, micros, Conn, ConnectError, Prepared};
-use super::Ctx;
+use super::{after, Ctx};
 
 /// Body bytes kept for a failure sample.
 const SAMPLE_BODY: usize = 200;
@@ -82,7 +82,7 @@ pub(crate) async fn execute(
 ) -> Instant {
     let req = &ctx.requests[index];
     let began = Instant::now();
-    let limit = tokio::time::Instant::from_std(began + ctx.timeout);
+    let limit = tokio::time::Instant::from_std(after(began, ctx.timeout));
     let result = match tokio::time::timeout_at(limit, attempt(ctx, slot, index)).await {
         Ok(r) => r,
         Err(_) => Err(Failure::Timeout),

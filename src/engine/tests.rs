@@ -312,6 +312,23 @@ fn stop_ends_the_run_at_once_and_keeps_what_was_measured() {
 }
 
 #[test]
+fn absurd_durations_are_not_a_panic() {
+    let target = Target::start(vec![Route::ok("/x")]).unwrap();
+    let load = LoadPlan::Closed {
+        concurrency: 2,
+        ramp_up: Duration::ZERO,
+        hold_for: 100 * MS,
+        think_time: Duration::MAX,
+    };
+    let mut p = plan(&[("x", format!("{}/x", target.url()))], load);
+    p.timeout = Duration::MAX;
+    let (agg, _) = run(p, 1);
+    // Each user sent one request, then its think time reached past the deadline.
+    assert_eq!(agg.total.requests, 2);
+    assert_eq!(target.count("/x"), 2);
+}
+
+#[test]
 fn a_share_without_users_sends_nothing() {
     let p = plan(&[("x", "http://127.0.0.1:9/".to_string())], closed(0, 100));
     let (tx, rx) = mpsc::channel();

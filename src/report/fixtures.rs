@@ -124,6 +124,9 @@ pub fn threshold(
         passed,
         abort: false,
         line: 0,
+        skipped: false,
+        reason: None,
+        baseline: None,
     }
 }
 
@@ -259,5 +262,70 @@ pub fn partial() -> Results {
 pub fn minimal() -> Results {
     let mut r = Results::new(meta(None, false), &Aggregate::new(&[]));
     r.passed = true;
+    r
+}
+
+/// A pull request's run (branch `feature/slow`) against a `main` baseline that was faster:
+/// create-order got 30% slower, the total p95 18%; one relative threshold fails because of it,
+/// one is skipped (its label is new).
+pub fn compared() -> Results {
+    use crate::compare::{compare, Noise};
+    use crate::results::BaselineRef;
+
+    let mut base = passing();
+    for p in &mut base.timeline {
+        p.p50_ms *= 0.8;
+        p.p95_ms *= 0.8;
+        p.p99_ms *= 0.8;
+    }
+    let mut r = passing();
+    r.run_id = "20261126-190000-def456".to_string();
+    r.started_at = "2026-11-26T19:00:00Z".to_string();
+    r.branch = Some("feature/slow".to_string());
+    r.commit = Some("fedcba9876543210fedcba".to_string());
+    r.total.response_time_ms.p95 *= 1.18;
+    r.total.response_time_ms.p99 *= 1.2;
+    if let Some(create) = r.labels.get_mut("create-order") {
+        let p = &mut create.response_time_ms;
+        for v in [
+            &mut p.p50,
+            &mut p.p90,
+            &mut p.p95,
+            &mut p.p99,
+            &mut p.p99_9,
+            &mut p.max,
+        ] {
+            *v *= 1.3;
+        }
+    }
+    let base_p95 = base.total.response_time_ms.p95;
+    let mut relative = threshold(
+        "p95 < baseline + 10%",
+        None,
+        "p95",
+        (Op::Lt, base_p95 * 1.1, Unit::Ms),
+        Some(r.total.response_time_ms.p95),
+    );
+    relative.baseline = Some(base_p95);
+    let mut skipped = threshold(
+        "search: p95 < baseline",
+        Some("search"),
+        "p95",
+        (Op::Lt, 0.0, Unit::Ms),
+        None,
+    );
+    skipped.skipped = true;
+    skipped.reason = Some("the baseline run has no `p95` of label `search`".to_string());
+    r.thresholds.push(relative);
+    r.thresholds.push(skipped);
+    r.comparison = Some(compare(&base, &r, &Noise::default()));
+    r.baseline = Some(BaselineRef {
+        run_id: base.run_id.clone(),
+        branch: Some("main".to_string()),
+        commit: Some("0123456789abcdef0123".to_string()),
+        started_at: base.started_at.clone(),
+        source: "checkout-api/main/20261126T180000Z-20261126-180000-abc123.json".to_string(),
+    });
+    r.passed = false;
     r
 }

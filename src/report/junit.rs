@@ -48,7 +48,12 @@ fn classname(scenario: &str, label: Option<&str>) -> String {
 }
 
 fn threshold_case(t: &ThresholdResult, scenario: &str) -> TestCase {
-    let status = if t.passed {
+    let status = if t.skipped {
+        let mut status = TestCaseStatus::skipped();
+        let reason = t.reason.as_deref().unwrap_or("no baseline run");
+        status.set_message(xml_safe(&format!("skipped: {reason}")));
+        status
+    } else if t.passed {
         TestCaseStatus::success()
     } else {
         let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
@@ -73,11 +78,17 @@ fn threshold_case(t: &ThresholdResult, scenario: &str) -> TestCase {
 pub(crate) fn failure_message(t: &ThresholdResult) -> String {
     let limit = format::limit(t.op, t.limit, t.unit);
     match t.actual {
-        Some(actual) => format!(
-            "{} = {}, limit {limit}",
-            t.metric,
-            format::in_unit(actual, t.unit)
-        ),
+        Some(actual) => {
+            let mut message = format!(
+                "{} = {}, limit {limit}",
+                t.metric,
+                format::in_unit(actual, t.unit)
+            );
+            if let Some(base) = t.baseline {
+                message.push_str(&format!(" (baseline {})", format::in_unit(base, t.unit)));
+            }
+            message
+        }
         None => format!("{} has no data, limit {limit}", t.metric),
     }
 }

@@ -7,7 +7,8 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use super::escape::{md_code, md_code_block, md_text};
-use super::{chart, format};
+use super::{chart, comparison, format};
+use crate::compare::Comparison;
 use crate::results::{Percentiles, Results, Summary, ThresholdResult};
 use crate::stats::{ErrorKind, MAX_SAMPLES_PER_KIND};
 
@@ -23,6 +24,7 @@ struct View {
     verdict: String,
     stopped: Option<String>,
     context: String,
+    baseline: Option<BaselineView>,
     warnings: Vec<String>,
     thresholds: Vec<ThresholdRow>,
     totals: Totals,
@@ -30,6 +32,14 @@ struct View {
     outcomes: Vec<OutcomeRow>,
     failures: Vec<FailureView>,
     chart: Option<String>,
+}
+
+#[derive(Serialize)]
+struct BaselineView {
+    line: String,
+    highlights: Option<String>,
+    against: String,
+    table: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -109,13 +119,19 @@ fn view(r: &Results) -> View {
         verdict: verdict(r),
         stopped: stopped(r),
         context: context(r),
+        baseline: comparison::baseline_line(r).map(|line| BaselineView {
+            line,
+            highlights: comparison::highlights(r),
+            against: comparison::against(r),
+            table: comparison::table(r),
+        }),
         warnings: r.warnings.iter().map(|w| md_text(w)).collect(),
         thresholds: r.thresholds.iter().map(threshold_row).collect(),
-        totals: totals(&r.total),
+        totals: totals(&r.total, r.comparison.as_ref()),
         labels: r
             .labels
             .iter()
-            .map(|(name, s)| label_row(name, s))
+            .map(|(name, s)| label_row(name, s, r.comparison.as_ref()))
             .collect(),
         outcomes: outcomes(&r.total),
         failures: failures(r),
@@ -126,7 +142,7 @@ fn view(r: &Results) -> View {
 /// The headline, also used alone when the template cannot render.
 pub(crate) fn verdict(r: &Results) -> String {
     let name = md_text(&r.scenario);
-    let failed = r.thresholds.iter().filter(|t| !t.passed).count();
+    let failed = r.thresholds.iter().filter(|t| t.failed()).count();
     let mut line = if r.passed {
         format!("✅ loadgate: {name} passed")
     } else if failed > 0 {
@@ -241,23 +257,43 @@ fn threshold_row(t: &ThresholdResult) -> ThresholdRow {
     if t.abort {
         expr.push_str(" · abort");
     }
+    let limit = if t.skipped {
+        format!(
+            "_skipped: {}_",
+            md_text(t.reason.as_deref().unwrap_or("no baseline"))
+        )
+    } else {
+        let mut limit = format::limit(t.op, t.limit, t.unit);
+        if let Some(base) = t.baseline {
+            limit.push_str(&format!(" (baseline {})", format::in_unit(base, t.unit)));
+        }
+        limit
+    };
     ThresholdRow {
-        icon: if t.passed { "✅" } else { "❌" },
+        icon: if t.skipped {
+            "⏭️"
+        } else if t.passed {
+            "✅"
+        } else {
+            "❌"
+        },
         expr,
         actual: t
             .actual
             .map(|a| format::in_unit(a, t.unit))
             .unwrap_or_else(|| "_no data_".to_string()),
-        limit: format::limit(t.op, t.limit, t.unit),
+        limit,
     }
 }
 
-fn totals(s: &Summary) -> Totals {
+fn totals(s: &Summary, c: Option<&Comparison>) -> Totals {
     let mut line = format!(
-        "**{}** requests at **{}** · errors **{}**",
+        "**{}** requests at **{}**{} · errors **{}**{}",
         format::count(s.requests),
         format::per_second(s.rps),
+        comparison::suffix(c, None, "rps"),
         format::percent(s.error_rate),
+        comparison::suffix(c, None, "error_rate"),
     );
     if s.errors > 0 {
         let kinds: Vec<String> = s
@@ -283,6 +319,18 @@ fn totals(s: &Summary) -> Totals {
         format::bytes(s.bytes_sent)
     ));
     let mut series = vec![series_row("Response time", &s.response_time_ms)];
+    // The comparison covers response time: its figures carry their change.
+    let rt = &mut series[0];
+    for (cell, metric) in [
+        (&mut rt.p50, "p50"),
+        (&mut rt.p90, "p90"),
+        (&mut rt.p95, "p95"),
+        (&mut rt.p99, "p99"),
+        (&mut rt.p99_9, "p99.9"),
+        (&mut rt.max, "max"),
+    ] {
+        cell.push_str(&comparison::suffix(c, None, metric));
+    }
     // Time to first byte and connect time only when measured: a run over kept-alive
     // connections has few connects, and a row of dashes says nothing.
     if has_data(&s.ttfb_ms) {
@@ -319,17 +367,18 @@ fn series_row(name: &'static str, p: &Percentiles) -> SeriesRow {
     }
 }
 
-fn label_row(name: &str, s: &Summary) -> LabelRow {
+fn label_row(name: &str, s: &Summary, c: Option<&Comparison>) -> LabelRow {
     let p = &s.response_time_ms;
+    let change = |metric: &str| comparison::suffix(c, Some(name), metric);
     LabelRow {
         name: md_text(name),
         requests: format::count(s.requests),
-        rps: format::per_second(s.rps),
-        error_rate: format::percent(s.error_rate),
-        p50: latency(p, p.p50),
-        p95: latency(p, p.p95),
-        p99: latency(p, p.p99),
-        max: latency(p, p.max),
+        rps: format!("{}{}", format::per_second(s.rps), change("rps")),
+        error_rate: format!("{}{}", format::percent(s.error_rate), change("error_rate")),
+        p50: format!("{}{}", latency(p, p.p50), change("p50")),
+        p95: format!("{}{}", latency(p, p.p95), change("p95")),
+        p99: format!("{}{}", latency(p, p.p99), change("p99")),
+        max: format!("{}{}", latency(p, p.max), change("max")),
     }
 }
 

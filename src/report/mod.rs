@@ -1,16 +1,21 @@
-//! Reports rendered from results: Markdown summary, JUnit, JSON.
+//! Reports rendered from results: Markdown summary, JUnit, JSON, HTML.
 //!
 //! Reports read [`Results`] only; they know nothing of the engine, AWS or CI. `loadgate report`
 //! renders them again from a saved results.json through [`read_results`].
 
 mod chart;
+mod comparison;
 pub mod escape;
 pub mod format;
+mod html;
 mod junit;
 mod markdown;
+mod svg;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
+#[cfg(test)]
+mod html_tests;
 #[cfg(test)]
 mod tests;
 
@@ -26,6 +31,7 @@ pub struct Written {
     pub summary: PathBuf,
     pub junit: PathBuf,
     pub json: PathBuf,
+    pub html: PathBuf,
 }
 
 /// summary.md: the job summary and the PR comment.
@@ -37,6 +43,16 @@ pub fn markdown(results: &Results) -> String {
             markdown::verdict(results)
         )
     })
+}
+
+/// The baseline comparison alone, as `loadgate compare` prints it.
+pub fn comparison_markdown(results: &Results) -> String {
+    comparison::markdown(results)
+}
+
+/// report.html: one self-contained page with charts, for a CI artifact or a browser.
+pub fn html(results: &Results) -> String {
+    html::render(results)
 }
 
 /// junit.xml: one test case per threshold.
@@ -55,17 +71,20 @@ pub fn json(results: &Results) -> String {
     text
 }
 
-/// Creates `out` (and its parents) and writes summary.md, junit.xml and results.json into it.
+/// Creates `out` (and its parents) and writes summary.md, junit.xml, results.json and
+/// report.html into it.
 pub fn write_all(results: &Results, out: &Path) -> std::io::Result<Written> {
     fs::create_dir_all(out)?;
     let written = Written {
         summary: out.join("summary.md"),
         junit: out.join("junit.xml"),
         json: out.join("results.json"),
+        html: out.join("report.html"),
     };
     fs::write(&written.summary, markdown(results))?;
     fs::write(&written.junit, junit(results))?;
     fs::write(&written.json, json(results))?;
+    fs::write(&written.html, html(results))?;
     Ok(written)
 }
 

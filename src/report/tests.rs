@@ -331,3 +331,55 @@ fn fixture_thresholds_decide_by_their_operator() {
     assert!(t(Op::Ge, Some(10.0)) && !t(Op::Gt, Some(10.0)));
     assert!(!t(Op::Lt, None));
 }
+
+// ---------- against a baseline ----------
+
+#[test]
+fn markdown_against_a_baseline() {
+    let md = markdown(&fixtures::compared());
+    assert!(
+        md.starts_with("## ❌ loadgate: checkout-api failed (1 of 6 thresholds)\n"),
+        "a skipped threshold is not a failed one:\n{md}"
+    );
+    assert!(
+        md.contains("**Baseline:** run `20261126-180000-abc123` on `main` · commit `0123456789ab`")
+    );
+    assert!(md.contains("**vs main:** 🔴 p95 "), "{md}");
+    assert!(md.contains("| ⏭️ | `search: p95 < baseline` |"), "{md}");
+    assert!(
+        md.contains("_skipped: the baseline run has no \\`p95\\` of label \\`search\\`_"),
+        "{md}"
+    );
+    assert!(
+        md.contains("(baseline "),
+        "a relative limit names its baseline value"
+    );
+    assert!(md.contains("(+18% 🔴)"), "{md}");
+    assert!(
+        md.contains("(+30% 🔴)"),
+        "create-order is 30% slower:\n{md}"
+    );
+    assert!(md.contains("<details><summary>Every figure vs main</summary>"));
+    insta::assert_snapshot!("markdown_compared", md);
+}
+
+#[test]
+fn junit_shows_skipped_thresholds_as_skipped() {
+    let xml = junit(&fixtures::compared());
+    assert!(
+        xml.contains(
+            "<skipped message=\"skipped: the baseline run has no `p95` of label `search`\"/>"
+        ),
+        "{xml}"
+    );
+    assert!(xml.contains("(baseline "), "{xml}");
+}
+
+#[test]
+fn comparison_markdown_alone() {
+    let md = comparison_markdown(&fixtures::compared());
+    assert!(md.starts_with("## loadgate compare: checkout-api\n"));
+    assert!(md.contains("| Figure | main | This run | Change |"));
+    assert!(md.contains("| create-order: p95 |"));
+    assert!(comparison_markdown(&fixtures::passing()).contains("_No baseline to compare with._"));
+}

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::plan::{LoadPlan, Plan, ThresholdPlan};
-use crate::threshold::{Metric, Op, Series, Stat, Unit};
+use crate::threshold::{Margin, Metric, Op, Series, Stat, Unit};
 
 use super::duration::format_duration;
 
@@ -156,11 +156,22 @@ pub(crate) fn threshold_words(plan: &ThresholdPlan) -> String {
         Op::Gt => ">",
         Op::Ge => ">=",
     };
-    let limit = match t.unit {
-        Unit::Ms => format!("{} ms", number(t.limit)),
-        Unit::Percent => format!("{}%", number(t.limit)),
-        Unit::PerSecond => format!("{}/s", number(t.limit)),
-        Unit::Count => number(t.limit),
+    let in_unit = |v: f64| match t.unit {
+        Unit::Ms => format!("{} ms", number(v)),
+        Unit::Percent => format!("{}%", number(v)),
+        Unit::PerSecond => format!("{}/s", number(v)),
+        Unit::Count => number(v),
+    };
+    let sign = |v: f64| if v < 0.0 { "-" } else { "+" };
+    let limit = match t.relative {
+        None => in_unit(t.limit),
+        Some(Margin::Absolute(0.0)) => "the baseline's value".to_string(),
+        Some(Margin::Absolute(a)) => {
+            format!("the baseline's value {} {}", sign(a), in_unit(a.abs()))
+        }
+        Some(Margin::Percent(p)) => {
+            format!("the baseline's value {} {}%", sign(p), number(p.abs()))
+        }
     };
     let mut words = format!(
         "{}  -> {}, {scope}, must be {op} {limit}",

@@ -229,6 +229,7 @@ pub(super) fn default_threshold() -> ThresholdPlan {
             op: Op::Lt,
             limit: 1.0,
             unit: Unit::Percent,
+            relative: None,
         },
         abort: false,
         after: Duration::ZERO,

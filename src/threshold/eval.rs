@@ -36,13 +36,28 @@ impl Threshold {
 
     /// Whether the condition holds for `actual` (never for NaN).
     pub fn holds(&self, actual: f64) -> bool {
+        self.holds_against(actual, self.limit)
+    }
+
+    /// Whether the condition holds for `actual` against `limit` (a relative threshold's limit
+    /// comes from the baseline).
+    pub fn holds_against(&self, actual: f64, limit: f64) -> bool {
         match self.op {
-            Op::Lt => actual < self.limit,
-            Op::Le => actual <= self.limit,
-            Op::Gt => actual > self.limit,
-            Op::Ge => actual >= self.limit,
+            Op::Lt => actual < limit,
+            Op::Le => actual <= limit,
+            Op::Gt => actual > limit,
+            Op::Ge => actual >= limit,
         }
     }
+}
+
+/// What relative thresholds are measured against.
+#[derive(Clone, Copy, Debug)]
+pub enum Baseline<'a> {
+    /// The baseline run, rebuilt from its results.
+    Run(&'a Aggregate),
+    /// No baseline, and why (said in the report next to each relative threshold).
+    Missing(&'a str),
 }
 
 fn histogram(set: &MetricSet, series: Series) -> &Histogram {
@@ -67,30 +82,48 @@ fn latency(h: &Histogram, stat: Stat) -> Option<f64> {
     })
 }
 
-/// One result per threshold, in order. A threshold whose metric has no value fails: a condition
-/// on nothing cannot be shown to hold (the report says "no data").
+/// One result per threshold, in order, without a baseline (relative thresholds are skipped). A
+/// threshold whose metric has no value fails: a condition on nothing cannot be shown to hold
+/// (the report says "no data").
 pub fn evaluate(thresholds: &[ThresholdPlan], agg: &Aggregate) -> Vec<ThresholdResult> {
-    thresholds.iter().map(|t| result(t, agg)).collect()
+    evaluate_against(thresholds, agg, Baseline::Missing("no baseline run"))
+}
+
+/// One result per threshold, in order; relative thresholds take their limit from `baseline`.
+/// Without a baseline, or when the baseline has no value of the metric, a relative threshold is
+/// skipped (neither passed nor failed) with the reason: a gate must not fail for want of a
+/// reference, nor claim a pass it did not check.
+pub fn evaluate_against(
+    thresholds: &[ThresholdPlan],
+    agg: &Aggregate,
+    baseline: Baseline<'_>,
+) -> Vec<ThresholdResult> {
+    thresholds
+        .iter()
+        .map(|t| result(t, agg, baseline))
+        .collect()
 }
 
 /// For live checks: the first `abort` threshold, past its `after`, that does not hold on `agg`.
 /// A threshold without data yet does not abort.
+/// A relative threshold without a baseline never aborts.
 pub fn breached_aborts(
     thresholds: &[ThresholdPlan],
     agg: &Aggregate,
     elapsed: Duration,
+    baseline: Baseline<'_>,
 ) -> Option<ThresholdResult> {
     thresholds
         .iter()
         .filter(|t| t.abort && elapsed >= t.after)
-        .map(|t| result(t, agg))
-        .find(|r| r.actual.is_some() && !r.passed)
+        .map(|t| result(t, agg, baseline))
+        .find(|r| r.actual.is_some() && r.failed())
 }
 
-fn result(plan: &ThresholdPlan, agg: &Aggregate) -> ThresholdResult {
+fn result(plan: &ThresholdPlan, agg: &Aggregate, baseline: Baseline<'_>) -> ThresholdResult {
     let t = &plan.threshold;
     let actual = t.actual(agg);
-    ThresholdResult {
+    let mut r = ThresholdResult {
         expr: t.expr.clone(),
         label: t.label.clone(),
         metric: t.metric_name(),
@@ -101,7 +134,33 @@ fn result(plan: &ThresholdPlan, agg: &Aggregate) -> ThresholdResult {
         passed: actual.is_some_and(|a| t.holds(a)),
         abort: plan.abort,
         line: plan.line,
+        skipped: false,
+        reason: None,
+        baseline: None,
+    };
+    let Some(margin) = t.relative else {
+        return r;
+    };
+    let reference = match baseline {
+        Baseline::Run(base) => t.actual(base).ok_or_else(|| match &t.label {
+            Some(label) => format!("the baseline run has no `{}` of label `{label}`", r.metric),
+            None => format!("the baseline run has no `{}`", r.metric),
+        }),
+        Baseline::Missing(why) => Err(why.to_string()),
+    };
+    match reference {
+        Ok(base) => {
+            r.limit = margin.limit(base);
+            r.baseline = Some(base);
+            r.passed = actual.is_some_and(|a| t.holds_against(a, r.limit));
+        }
+        Err(why) => {
+            r.passed = false;
+            r.skipped = true;
+            r.reason = Some(why);
+        }
     }
+    r
 }
 
 #[cfg(test)]
@@ -274,13 +333,69 @@ mod tests {
             plan("a: p95 < 100ms", true, 30),
             plan("a: max < 1ms", true, 10),
         ];
-        let at = |s| breached_aborts(&plans, &agg, Duration::from_secs(s)).map(|r| r.expr);
+        let none = Baseline::Missing("none");
+        let at = |s| breached_aborts(&plans, &agg, Duration::from_secs(s), none).map(|r| r.expr);
         assert_eq!(at(5), None);
         assert_eq!(at(10).as_deref(), Some("a: max < 1ms"));
         assert_eq!(at(30).as_deref(), Some("a: p95 < 100ms"));
         let holding = [plan("a: max < 10m", true, 0)];
         assert_eq!(
-            breached_aborts(&holding, &agg, Duration::from_secs(60)),
+            breached_aborts(&holding, &agg, Duration::from_secs(60), none),
+            None
+        );
+    }
+
+    #[test]
+    fn relative_thresholds_take_their_limit_from_the_baseline() {
+        let agg = aggregate();
+        let mut faster = aggregate();
+        faster.duration = Duration::from_secs(5);
+        let plans = [
+            plan("a: p95 < baseline + 10%", false, 0),
+            plan("rps > baseline - 5%", false, 0),
+            plan("a: error_rate <= baseline", false, 0),
+            plan("missing: p95 < baseline", false, 0),
+        ];
+        let results = evaluate_against(&plans, &agg, Baseline::Run(&faster));
+        let passed: Vec<bool> = results.iter().map(|r| r.passed).collect();
+        assert_eq!(passed, [true, false, true, false]);
+        let p95 = &results[0];
+        assert!(close(p95.baseline, 950.0), "{p95:?}");
+        assert!(close(Some(p95.limit), 950.0 * 1.1), "{p95:?}");
+        // The baseline did twice the rate in half the time.
+        assert!(
+            close(Some(results[1].limit), 202.2 * 0.95),
+            "{:?}",
+            results[1]
+        );
+        assert!(results[1].failed());
+        let missing = &results[3];
+        assert!(missing.skipped && !missing.failed(), "{missing:?}");
+        assert!(missing
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("label `missing`")));
+    }
+
+    #[test]
+    fn without_a_baseline_relative_thresholds_are_skipped_with_the_reason() {
+        let agg = aggregate();
+        let plans = [
+            plan("a: p95 < baseline + 10%", true, 0),
+            plan("max <= 3s", false, 0),
+        ];
+        let results = evaluate_against(&plans, &agg, Baseline::Missing("no run on main yet"));
+        let skipped = &results[0];
+        assert!(skipped.skipped && !skipped.passed && !skipped.failed());
+        assert_eq!(skipped.reason.as_deref(), Some("no run on main yet"));
+        assert!(close(skipped.actual, 950.0), "the figure is still shown");
+        assert_eq!(skipped.baseline, None);
+        assert!(!results[1].skipped && results[1].passed);
+        // evaluate() has no baseline either, and a skipped abort threshold never aborts.
+        assert!(evaluate(&plans, &agg)[0].skipped);
+        let none = Baseline::Missing("none");
+        assert_eq!(
+            breached_aborts(&plans, &agg, Duration::from_secs(60), none),
             None
         );
     }

@@ -1,4 +1,5 @@
 //! Threshold expressions: `[LABEL ":"] METRIC OP VALUE`, conditions that must hold for a run to pass.
+//! VALUE may be relative to a baseline run: `p95 < baseline + 10%` (see `relative`).
 //!
 //! A threshold states what must hold, as in k6 (`p(95)<500` is accepted as written); Taurus-style
 //! failure criteria state the opposite and are refused with a suggestion. Parsing lives in
@@ -11,9 +12,11 @@ use serde::{Deserialize, Serialize};
 mod eval;
 mod foreign;
 mod parse;
+mod relative;
 
-pub use eval::{breached_aborts, evaluate};
+pub use eval::{breached_aborts, evaluate, evaluate_against, Baseline};
 pub use parse::parse;
+pub use relative::Margin;
 
 /// One parsed threshold. `limit` is in `unit` (ms for time metrics, % for error_rate, /s for rps,
 /// count for errors, requests and dropped).
@@ -26,6 +29,10 @@ pub struct Threshold {
     pub op: Op,
     pub limit: f64,
     pub unit: Unit,
+    /// Set when the limit is relative to a baseline run (`p95 < baseline + 10%`); `limit` is
+    /// then 0 and the real limit is known only once a baseline is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relative: Option<Margin>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

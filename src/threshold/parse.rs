@@ -4,6 +4,7 @@
 //! [`super::render_error`] can put the caret under the offending character.
 
 use super::foreign::{k6_metric, taurus_criterion, taurus_metric, taurus_trailer};
+use super::relative::{self, Margin};
 use super::{Metric, Op, ParseError, Series, Stat, Threshold, Unit};
 
 const METRICS_HELP: &str =
@@ -77,7 +78,13 @@ pub fn parse(expr: &str) -> Result<Threshold, ParseError> {
     let op = op(&mut c, name)?;
     c.skip_ws();
     let value_at = c.pos;
-    let (limit, unit) = value(&mut c, metric, name, op)?;
+    let (limit, unit, relative) = if relative::starts_relative(c.rest()) {
+        let margin = relative_limit(&mut c, metric, name, op)?;
+        (0.0, metric.unit(), Some(margin))
+    } else {
+        let (limit, unit) = value(&mut c, metric, name, op)?;
+        (limit, unit, None)
+    };
     c.skip_ws();
     if !c.at_end() {
         return Err(trailing(&c, name, op, &expr[value_at..c.pos]));
@@ -89,6 +96,7 @@ pub fn parse(expr: &str) -> Result<Threshold, ParseError> {
         op,
         limit,
         unit,
+        relative,
     })
 }
 
@@ -383,6 +391,62 @@ fn value(
     let unit_at = c.pos;
     let unit = unit_token(c);
     convert(metric, name, n, number, unit).map_err(|message| error(unit_at, message))
+}
+
+/// `baseline`, then optionally `+` or `-` and an amount: `N%` of the baseline's value, or N in
+/// the metric's unit (`20ms`, `10/s`, a count; for `error_rate` a fraction or `Npp`, percentage
+/// points). `%` is always relative, also for `error_rate`, so one sign means one thing.
+fn relative_limit(
+    c: &mut Cursor<'_>,
+    metric: Metric,
+    name: &str,
+    op: Op,
+) -> Result<Margin, ParseError> {
+    c.pos += relative::KEYWORD.len();
+    c.skip_ws();
+    let sign = match c.peek() {
+        Some('+') => 1.0,
+        Some('-') => -1.0,
+        _ => return Ok(Margin::Absolute(0.0)),
+    };
+    let sign_char = if sign > 0.0 { '+' } else { '-' };
+    c.pos += 1;
+    c.skip_ws();
+    let at = c.pos;
+    let number = number_token(c);
+    if number.is_empty() {
+        return Err(error(
+            at,
+            format!(
+                "expected an amount after `baseline {sign_char}`, e.g. `{name} {op} baseline {sign_char} 10%` \
+                 or `{name} {op} baseline {sign_char} {}`",
+                example_value(metric)
+            ),
+        ));
+    }
+    let n: f64 = match number.parse() {
+        Ok(n) if f64::is_finite(n) => n,
+        _ => return Err(error(at, format!("`{number}` is too large to be a margin"))),
+    };
+    c.skip_ws();
+    let unit_at = c.pos;
+    if c.peek() == Some('%') {
+        c.pos += 1;
+        if sign < 0.0 && n > 100.0 {
+            return Err(error(
+                at,
+                format!("`baseline - {number}%` is below zero: a margin below the baseline is at most 100%"),
+            ));
+        }
+        return Ok(Margin::Percent(sign * n));
+    }
+    let unit = unit_token(c);
+    if metric == Metric::ErrorRate && unit == "pp" {
+        return Ok(Margin::Absolute(sign * n));
+    }
+    let (amount, _) =
+        convert(metric, name, n, number, unit).map_err(|message| error(unit_at, message))?;
+    Ok(Margin::Absolute(sign * amount))
 }
 
 /// Digits, an optional fraction and an optional exponent: `300`, `0.5`, `.5`, `1e3`.

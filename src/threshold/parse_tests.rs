@@ -239,3 +239,54 @@ proptest! {
         prop_assert_eq!(t.label, Some(label.trim().to_string()));
     }
 }
+
+#[test]
+fn relative_limits_parse_to_their_margin() {
+    #[rustfmt::skip]
+    let table: Vec<(&str, Metric, Op, Margin)> = vec![
+        ("p95 < baseline + 10%", pct(95.0), Op::Lt, Margin::Percent(10.0)),
+        ("rps > baseline - 5%", Metric::Rps, Op::Gt, Margin::Percent(-5.0)),
+        ("error_rate <= baseline", Metric::ErrorRate, Op::Le, Margin::Absolute(0.0)),
+        ("p99 < baseline + 20ms", pct(99.0), Op::Lt, Margin::Absolute(20.0)),
+        ("p99<baseline+0.5s", pct(99.0), Op::Lt, Margin::Absolute(500.0)),
+        ("p99 < baseline + 20", pct(99.0), Op::Lt, Margin::Absolute(20.0)),
+        ("rps >= baseline - 10/s", Metric::Rps, Op::Ge, Margin::Absolute(-10.0)),
+        ("error_rate < baseline + 0.01", Metric::ErrorRate, Op::Lt, Margin::Absolute(1.0)),
+        ("error_rate < baseline + 0.5pp", Metric::ErrorRate, Op::Lt, Margin::Absolute(0.5)),
+        ("error_rate < baseline + 50%", Metric::ErrorRate, Op::Lt, Margin::Percent(50.0)),
+        ("errors <= baseline + 3", Metric::Errors, Op::Le, Margin::Absolute(3.0)),
+    ];
+    for (expr, metric, op, margin) in table {
+        let t = parse(expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        assert_eq!(
+            (t.metric, t.op, t.relative),
+            (metric, op, Some(margin)),
+            "{expr}"
+        );
+        assert_eq!(t.unit, metric.unit(), "{expr}");
+    }
+    let labelled = parse("checkout: p95 < baseline + 10%").expect("parses");
+    assert_eq!(labelled.label.as_deref(), Some("checkout"));
+    assert_eq!(parse("p95 < 300ms").expect("parses").relative, None);
+}
+
+#[test]
+fn bad_relative_limits_point_at_the_problem() {
+    let table = [
+        (
+            "p95 < baseline +",
+            16,
+            "expected an amount after `baseline +`",
+        ),
+        ("p95 < baseline + 10xs", 19, "unknown unit `xs`"),
+        ("rps > baseline - 150%", 17, "below zero"),
+        ("p95 < baseline * 2", 15, "unexpected `* 2`"),
+        ("errors < baseline + 1.5", 23, "whole number"),
+        ("p95 < baseline + 5pp", 18, "expected one of us, ms, s, m"),
+    ];
+    for (expr, offset, message) in table {
+        let err = parse(expr).expect_err(expr);
+        assert!(err.message.contains(message), "{expr}: {}", err.message);
+        assert_eq!(err.offset, offset, "{expr}: {}", err.message);
+    }
+}

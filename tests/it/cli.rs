@@ -195,3 +195,12 @@ fn the_demo_runs_against_its_built_in_target() {
     assert_eq!(results["labels"].as_object().unwrap().len(), 5);
     assert!(ran.stdout.contains("demo-shop"));
 }
+
+#[test]
+fn help_texts_are_stable() {
+    for args in [&["--help"][..], &["run", "--help"], &["validate", "--help"]] {
+        let ran = Test::new().args(args).run();
+        ran.code(0);
+        insta::assert_snapshot!(args.join("_").replace("--", ""), ran.stdout);
+    }
+}
