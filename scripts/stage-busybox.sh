@@ -26,7 +26,10 @@ esac
 if command -v file >/dev/null 2>&1; then
   case "$(file -bL "$busybox")" in
     *"statically linked"* | *"static-pie linked"*) ;;
-    *) echo "stage-busybox: $busybox is not statically linked (install busybox-static)" >&2; exit 1 ;;
+    *)
+      echo "stage-busybox: $busybox is not statically linked (install busybox-static)" >&2
+      exit 1
+      ;;
   esac
 fi
 
