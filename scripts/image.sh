@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds both images of container/Dockerfile with buildah (no Docker daemon, no registry, no
 # network: FROM scratch), runs loadgate inside each, checks their configuration and the CA bundle,
-# and prints their sizes. Installs what is missing (buildah, busybox-static, file, python3) with
-# apt-get as root.
+# and prints their sizes. Installs what is missing (buildah, busybox-static, python3; the musl
+# toolchain is scripts/build-static.sh's) with apt-get as root.
 #
 #   scripts/image.sh            build, check, then remove the images and containers it made
 #   LOADGATE_KEEP_IMAGES=1 scripts/image.sh     keep localhost/loadgate:test and :test-ci
