@@ -135,7 +135,8 @@ mod timerfd {
                 tv_nsec: 0,
             },
             it_value: libc::timespec {
-                tv_sec: after.as_secs() as libc::time_t,
+                // `as _`: musl deprecates naming `time_t` (its width is changing there).
+                tv_sec: after.as_secs() as _,
                 tv_nsec: after.subsec_nanos() as libc::c_long,
             },
         };
