@@ -79,6 +79,23 @@ pub fn xml_safe(text: &str) -> String {
         .collect()
 }
 
+/// Text for SVG and HTML content and attributes.
+pub fn html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() && c != '\n' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// At most `max_bytes` of `text`, cut on a character boundary.
 pub fn truncate(text: &str, max_bytes: usize) -> &str {
     if text.len() <= max_bytes {

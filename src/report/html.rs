@@ -6,7 +6,8 @@
 
 use std::fmt::Write;
 
-use super::svg::{self, escape, Chart, Line, XAxis, YUnit};
+use super::escape::html as escape;
+use super::svg::{self, Chart, Line, XAxis, YUnit};
 use super::{comparison, format};
 use crate::compare::{Comparison, Verdict};
 use crate::results::{Results, ThresholdResult, TimelinePoint};

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::escape::html as escape;
 use super::format;
 
 const WIDTH: f64 = 1100.0;
@@ -261,23 +262,6 @@ fn y_label(value: f64, unit: YUnit) -> String {
         YUnit::PerSecond => format::per_second(value),
         YUnit::Count => format::count_f64(value),
     }
-}
-
-/// Text for SVG and HTML content and attributes.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() && c != '\n' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
