@@ -111,6 +111,7 @@ pub fn stack_parameters(
     stack_name: &str,
     overrides: &[(String, String)],
 ) -> Result<Vec<(String, String)>> {
+    super::validate_stack_name(stack_name)?;
     let mut all = overrides.to_vec();
     if !all.iter().any(|(k, _)| k == REPOSITORY_PARAMETER) {
         all.push((
