@@ -6,11 +6,11 @@ use std::io::Write;
 use clap::Parser;
 
 use crate::baseline::Tracking;
-use crate::cli::{Cli, Command, ExecutorKind, RunArgs};
+use crate::cli::{Cli, Command, ExecutorKind, RunArgs, StackArgs, StackCommand};
 use crate::error::{EXIT_INVALID_INPUT, EXIT_PASSED};
 use crate::executor::Local;
 use crate::run::RunConfig;
-use crate::{ci, commands, demo, history, report, run, scenario, Error, Result};
+use crate::{ci, cloud, commands, demo, history, report, run, scenario, Error, Result};
 
 /// Parses `args` (with the program name first), runs the command, and returns the exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
@@ -72,6 +72,31 @@ fn dispatch(command: Command) -> Result<i32> {
         Command::Compare { base, new, noise } => commands::compare(&base, &new, &noise),
         Command::History { scenario, history } => {
             commands::history(&history::LocalStore::new(history), scenario.as_deref())
+        }
+        Command::Stack(args) => stack_command(args),
+    }
+}
+
+fn stack_command(args: StackArgs) -> Result<i32> {
+    match args.command {
+        StackCommand::Policy(policy) => {
+            let scope = cloud::policy::Scope::new(
+                &args.stack_name,
+                args.region.as_deref(),
+                policy.account.as_deref(),
+            )?;
+            let document = if policy.kind.deploy {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "note: this policy creates IAM roles and writes their policies: grant it to \
+                     the one-time deployment, and `loadgate stack policy --run` to everyday runs"
+                );
+                cloud::policy::deploy_policy(&scope)
+            } else {
+                cloud::policy::run_policy(&scope)
+            };
+            let _ = std::io::stdout().write_all(cloud::policy::render(&document).as_bytes());
+            Ok(EXIT_PASSED)
         }
     }
 }

@@ -62,6 +62,8 @@ pub enum Command {
         #[arg(long, value_name = "DURATION")]
         hold_for: Option<String>,
     },
+    /// The AWS stack distributed runs use: print the IAM policies it needs
+    Stack(StackArgs),
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +132,48 @@ fn non_negative(s: &str) -> Result<f64, String> {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
         _ => Err(format!("`{s}` is not a number of at least 0")),
     }
+}
+
+/// `loadgate stack ...`: the CloudFormation stack of distributed runs (DESIGN.md, "The stack").
+#[derive(Debug, Args)]
+pub struct StackArgs {
+    /// Name of the CloudFormation stack
+    #[arg(long, global = true, default_value = crate::cloud::DEFAULT_STACK_NAME,
+          env = "LOADGATE_STACK_NAME", value_name = "NAME", display_order = 100)]
+    pub stack_name: String,
+    /// AWS region (for `policy`: the region the policy is limited to, by default any)
+    #[arg(long, global = true, value_name = "REGION", display_order = 101)]
+    pub region: Option<String>,
+    #[command(subcommand)]
+    pub command: StackCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StackCommand {
+    /// Print the IAM policy to deploy the stack (--deploy) or to run against it (--run)
+    Policy(PolicyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    #[command(flatten)]
+    pub kind: PolicyKind,
+    /// AWS account id the policy is limited to [default: any]
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+}
+
+/// Exactly one of the two policies.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct PolicyKind {
+    /// What the one-time deployment needs (create, update, delete the stack). Powerful: it
+    /// creates IAM roles and writes their policies, so grant it to the deployment only
+    #[arg(long)]
+    pub deploy: bool,
+    /// The narrow policy everyday CI runs need (start workers, exchange the run's files)
+    #[arg(long)]
+    pub run: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -7,6 +7,7 @@ pub mod app;
 pub mod baseline;
 pub mod ci;
 pub mod cli;
+pub mod cloud;
 pub mod commands;
 pub mod compare;
 pub mod demo;

@@ -9,3 +9,4 @@ mod gitlab;
 mod harness;
 mod install;
 mod runs;
+mod stack;
