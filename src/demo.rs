@@ -75,10 +75,11 @@ pub fn run(out: &Path, hold_for: Option<&str>) -> Result<i32> {
     };
     let outcome = run::run(&loaded.plan, loaded.warnings, &Local::default(), &config)?;
     eprintln!(
-        "reports: {}, {}, {}",
+        "reports: {}, {}, {}, {}",
         outcome.written.summary.display(),
         outcome.written.junit.display(),
-        outcome.written.json.display()
+        outcome.written.json.display(),
+        outcome.written.html.display()
     );
     Ok(outcome.exit_code)
 }

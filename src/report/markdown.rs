@@ -174,11 +174,16 @@ fn stopped(r: &Results) -> Option<String> {
 }
 
 fn context(r: &Results) -> String {
-    let workers = if r.workers == 1 { "worker" } else { "workers" };
+    // A local run's parts are engine threads; "1 worker" would undersell a run on every core.
+    let (count, noun) = match &r.generator {
+        Some(g) if r.executor == "local" => (g.parts, "engine thread"),
+        _ => (r.workers, "worker"),
+    };
+    let plural = if count == 1 { "" } else { "s" };
     let mut parts = vec![
         format!("run {}", md_code(&r.run_id)),
         format!("{} executor", md_code(&r.executor)),
-        format!("{} {workers}", format::count(u64::from(r.workers))),
+        format!("{} {noun}{plural}", format::count(u64::from(count))),
         format::duration_s(r.duration_s),
         format!("started {}", md_text(&r.started_at)),
     ];

@@ -383,3 +383,18 @@ fn comparison_markdown_alone() {
     assert!(md.contains("| create-order: p95 |"));
     assert!(comparison_markdown(&fixtures::passing()).contains("_No baseline to compare with._"));
 }
+
+#[test]
+fn a_local_run_counts_its_engine_threads_not_workers() {
+    let mut r = fixtures::passing();
+    r.executor = "local".into();
+    r.generator = Some(crate::results::Generator {
+        parts: 2,
+        cpu_max: None,
+        sched_lag_ms: None,
+    });
+    assert!(markdown(&r).contains("2 engine threads"));
+    r.executor = "fargate".into();
+    r.workers = 3;
+    assert!(markdown(&r).contains("3 workers"));
+}
