@@ -279,6 +279,23 @@ fn series(timeline: &[TimelinePoint], f: impl Fn(&TimelinePoint) -> f64) -> Vec<
     timeline.iter().map(|p| (f64::from(p.t), f(p))).collect()
 }
 
+/// Counts per second of a run lasting `duration_s`: the last second is usually a fraction (the
+/// requests in flight at the deadline finishing), so its count is divided by its real length
+/// rather than drawn as a cliff; a sliver too short to give a rate is left out.
+fn rate_series(
+    timeline: &[TimelinePoint],
+    duration_s: f64,
+    f: impl Fn(&TimelinePoint) -> f64,
+) -> Vec<(f64, f64)> {
+    timeline
+        .iter()
+        .filter_map(|p| {
+            let length = (duration_s - f64::from(p.t)).clamp(0.0, 1.0);
+            (length >= 0.2).then(|| (f64::from(p.t), f(p) / length))
+        })
+        .collect()
+}
+
 /// Seconds in which nothing completed have no latency: left out rather than drawn as 0 ms.
 fn latency_series(
     timeline: &[TimelinePoint],
@@ -342,13 +359,13 @@ fn throughput_chart(r: &Results) -> Chart {
             name: "requests/s".to_string(),
             color: P95,
             dashed: false,
-            points: series(&r.timeline, |p| p.requests as f64),
+            points: rate_series(&r.timeline, r.duration_s, |p| p.requests as f64),
         },
         Line {
             name: "errors/s".to_string(),
             color: ERRORS,
             dashed: false,
-            points: series(&r.timeline, |p| p.errors as f64),
+            points: rate_series(&r.timeline, r.duration_s, |p| p.errors as f64),
         },
     ];
     if let Some(timeline) = baseline_timeline(r) {
@@ -399,7 +416,11 @@ fn load_chart(r: &Results) -> Chart {
         name: name.to_string(),
         color: NEUTRAL,
         dashed: false,
-        points: series(&r.timeline, f),
+        points: if open {
+            rate_series(&r.timeline, r.duration_s, f)
+        } else {
+            series(&r.timeline, f)
+        },
     }];
     if let Some(timeline) = baseline_timeline(r) {
         lines.push(Line {
@@ -479,4 +500,34 @@ fn baseline_summary(r: &Results, label: &str) -> Option<Vec<(f64, f64)>> {
     .filter_map(|(metric, p)| Some((svg::nines(*p), c.get(Some(label), metric)?.base?)))
     .collect();
     (points.len() > 1).then_some(points)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(t: u32, requests: u64) -> TimelinePoint {
+        TimelinePoint {
+            t,
+            requests,
+            errors: 0,
+            dropped: 0,
+            active: 0,
+            p50_ms: 1.0,
+            p95_ms: 1.0,
+            p99_ms: 1.0,
+        }
+    }
+
+    #[test]
+    fn the_last_fraction_of_a_second_is_a_rate_not_a_cliff() {
+        let timeline = [point(0, 100), point(1, 100), point(2, 50)];
+        // 2.5 s: the last bucket lasted half a second, so 50 requests are 100/s.
+        assert_eq!(
+            rate_series(&timeline, 2.5, |p| p.requests as f64),
+            vec![(0.0, 100.0), (1.0, 100.0), (2.0, 100.0)]
+        );
+        // A 0.1 s sliver gives no honest rate: left out.
+        assert_eq!(rate_series(&timeline, 2.1, |p| p.requests as f64).len(), 2);
+    }
 }
