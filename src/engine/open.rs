@@ -1,6 +1,7 @@
 //! Open model: arrivals at a rate that does not depend on how fast the target answers.
 
 use std::cell::Cell;
+use std::pin::pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -87,12 +88,13 @@ impl Shared {
 async fn arrival(ctx: Rc<Ctx>, shared: Rc<Shared>, scheduled: Instant) {
     ctx.record_lag(client::micros(scheduled, Instant::now()));
     let mut from = scheduled;
+    let mut timer = pin!(tokio::time::sleep(ctx.timeout));
     for (index, req) in ctx.requests.iter().enumerate() {
         if index > 0 && ctx.past_deadline() {
             break;
         }
         let mut slot = shared.take(req.origin);
-        from = request::execute(&ctx, &mut slot, index, Some(from)).await;
+        from = request::execute(&ctx, &mut slot, index, Some(from), timer.as_mut()).await;
         if let Some(conn) = slot {
             shared.give_back(req.origin, conn);
         }
