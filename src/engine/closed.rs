@@ -1,6 +1,7 @@
 //! Closed model: virtual users, each with its own keep-alive connection, walking the request list
 //! in a loop until the deadline.
 
+use std::pin::pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -29,13 +30,14 @@ async fn user(ctx: Rc<Ctx>, begin: Instant, think_time: Duration) {
     ctx.active.set(ctx.active.get() + 1);
     // One connection per origin the requests go to; almost always one.
     let mut conns: Vec<Option<Conn>> = (0..ctx.origins.len()).map(|_| None).collect();
+    let mut timer = pin!(tokio::time::sleep(ctx.timeout));
     'run: loop {
         for index in 0..ctx.requests.len() {
             if ctx.past_deadline() {
                 break 'run;
             }
             let slot = &mut conns[ctx.requests[index].origin];
-            let end = request::execute(&ctx, slot, index, None).await;
+            let end = request::execute(&ctx, slot, index, None, timer.as_mut()).await;
             if !think_time.is_zero() {
                 let wake = after(end, think_time);
                 if wake >= ctx.deadline {

@@ -1,10 +1,13 @@
 //! Open model: arrivals at a rate that does not depend on how fast the target answers.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
+use tokio::time::Sleep;
 
 use super::client::Conn;
 use super::pacer::Pacer;
@@ -15,6 +18,10 @@ pub(crate) async fn run(ctx: Rc<Ctx>, rate: f64, ramp_up: Duration, max_in_fligh
         in_flight: Cell::new(0),
         idle: Notify::new(),
         pool: (0..ctx.origins.len()).map(|_| Default::default()).collect(),
+        released: RefCell::new(VecDeque::new()),
+        waiting: Cell::new(0),
+        work: Notify::new(),
+        no_more: Cell::new(false),
     });
     let first_label = ctx.requests.first().map(|r| r.label);
     let schedule = Schedule::new(rate, ramp_up);
@@ -47,8 +54,18 @@ pub(crate) async fn run(ctx: Rc<Ctx>, rate: f64, ramp_up: Duration, max_in_fligh
         }
         shared.in_flight.set(shared.in_flight.get() + 1);
         ctx.active.set(shared.in_flight.get());
-        tokio::task::spawn_local(arrival(ctx.clone(), shared.clone(), scheduled));
+        shared.released.borrow_mut().push_back(scheduled);
+        if shared.waiting.get() > 0 {
+            // A waiting worker is registered with `work` (it waits right after counting itself).
+            shared.waiting.set(shared.waiting.get() - 1);
+            shared.work.notify_one();
+        } else {
+            tokio::task::spawn_local(worker(ctx.clone(), shared.clone()));
+        }
     }
+    shared.no_more.set(true);
+    shared.waiting.set(0);
+    shared.work.notify_waiters();
     // Requests in flight at the deadline finish (each bounded by the timeout), so that the
     // target's count equals ours.
     while shared.in_flight.get() > 0 {
@@ -61,7 +78,14 @@ struct Shared {
     /// Signalled when the last arrival in flight ends.
     idle: Notify,
     /// Idle keep-alive connections per origin.
-    pool: Vec<std::cell::RefCell<Vec<Conn>>>,
+    pool: Vec<RefCell<Vec<Conn>>>,
+    /// Scheduled times of arrivals released by the pacer and not yet taken by a worker.
+    released: RefCell<VecDeque<Instant>>,
+    /// Workers waiting on `work` for an arrival.
+    waiting: Cell<u64>,
+    work: Notify,
+    /// The pacer is done: a worker that finds nothing released ends.
+    no_more: Cell<bool>,
 }
 
 impl Shared {
@@ -82,9 +106,27 @@ impl Shared {
     }
 }
 
+/// Runs released arrivals one after the other, then waits for more. A task per arrival would
+/// allocate, move in and free a task the size of a whole request's state each time; workers are
+/// spawned only as the number in flight grows, and then re-used.
+async fn worker(ctx: Rc<Ctx>, shared: Rc<Shared>) {
+    let mut timer = pin!(tokio::time::sleep(ctx.timeout));
+    loop {
+        let next = shared.released.borrow_mut().pop_front();
+        match next {
+            Some(scheduled) => arrival(&ctx, &shared, scheduled, timer.as_mut()).await,
+            None if shared.no_more.get() => return,
+            None => {
+                shared.waiting.set(shared.waiting.get() + 1);
+                shared.work.notified().await;
+            }
+        }
+    }
+}
+
 /// One pass over the request list. The first request's response time runs from the scheduled
 /// time, later ones from the end of the previous request.
-async fn arrival(ctx: Rc<Ctx>, shared: Rc<Shared>, scheduled: Instant) {
+async fn arrival(ctx: &Ctx, shared: &Shared, scheduled: Instant, mut timer: Pin<&mut Sleep>) {
     ctx.record_lag(client::micros(scheduled, Instant::now()));
     let mut from = scheduled;
     for (index, req) in ctx.requests.iter().enumerate() {
@@ -92,7 +134,7 @@ async fn arrival(ctx: Rc<Ctx>, shared: Rc<Shared>, scheduled: Instant) {
             break;
         }
         let mut slot = shared.take(req.origin);
-        from = request::execute(&ctx, &mut slot, index, Some(from)).await;
+        from = request::execute(ctx, &mut slot, index, Some(from), timer.as_mut()).await;
         if let Some(conn) = slot {
             shared.give_back(req.origin, conn);
         }

@@ -1,5 +1,8 @@
 //! One request on one connection, from connect to the last body byte, and what is recorded for it.
 
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
+use std::task::Poll;
 use std::time::Instant;
 
 use http::header::CONNECTION;
@@ -7,6 +10,7 @@ use http::Version;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::Response;
+use tokio::time::Sleep;
 
 use crate::stats::{ErrorKind, FailureSample};
 
@@ -74,18 +78,34 @@ struct Done {
 /// closed) and records the outcome. Response time runs from `measure_from` (the open model's
 /// scheduled time) or else from the send. After a transport error the connection is dropped.
 /// Returns when the request ended.
+///
+/// `timer` bounds the request with the plan's timeout. The caller keeps one across its requests:
+/// moving a registered tokio timer to a later deadline is a store, while a fresh `timeout_at`
+/// per request registers and cancels a timer-wheel entry (and clones the runtime handle) each time.
 pub(crate) async fn execute(
     ctx: &Ctx,
     slot: &mut Option<Conn>,
     index: usize,
     measure_from: Option<Instant>,
+    mut timer: Pin<&mut Sleep>,
 ) -> Instant {
     let req = &ctx.requests[index];
     let began = Instant::now();
-    let limit = tokio::time::Instant::from_std(after(began, ctx.timeout));
-    let result = match tokio::time::timeout_at(limit, attempt(ctx, slot, index)).await {
-        Ok(r) => r,
-        Err(_) => Err(Failure::Timeout),
+    timer
+        .as_mut()
+        .reset(tokio::time::Instant::from_std(after(began, ctx.timeout)));
+    let result = {
+        let mut fut = pin!(attempt(ctx, slot, index));
+        poll_fn(|cx| {
+            if let Poll::Ready(r) = fut.as_mut().poll(cx) {
+                return Poll::Ready(r);
+            }
+            match timer.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(Failure::Timeout)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
     };
     let end = Instant::now();
     match result {
