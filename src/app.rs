@@ -115,7 +115,7 @@ fn run_command(args: RunArgs) -> Result<i32> {
         progress: true,
     };
     // Before any load: a --baseline PATH that cannot be read is invalid input (exit 2).
-    let tracking = Tracking::prepare(&args.history, &loaded.plan.name, &history::process_env)?;
+    let tracking = Tracking::prepare(&args.history, &loaded.plan.name, &scenario::ProcessEnv)?;
     let outcome = run::run_tracked(
         &loaded.plan,
         loaded.warnings,

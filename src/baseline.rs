@@ -14,7 +14,8 @@ use std::str::FromStr;
 
 use crate::cli::{HistoryArgs, NoiseArgs};
 use crate::compare::{self, Noise};
-use crate::history::{self, Entry, Env, HistoryStore, LocalStore, RunInfo};
+use crate::env::Env;
+use crate::history::{self, Entry, HistoryStore, LocalStore, RunInfo};
 use crate::results::{BaselineRef, Results};
 use crate::stats::Aggregate;
 use crate::{report, threshold, Error, Result};
@@ -69,14 +70,15 @@ pub enum Selection {
 }
 
 /// The branch a run is compared against: a PR's target, else `--baseline-branch`, else `main`.
-pub fn target_branch(env: Env<'_>, flag: Option<&str>) -> String {
-    ["GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"]
-        .iter()
-        .find_map(|k| env(k))
-        .or_else(|| flag.map(str::to_string))
-        .map(|b| b.trim().to_string())
-        .filter(|b| !b.is_empty())
-        .unwrap_or_else(|| DEFAULT_BRANCH.to_string())
+pub fn target_branch(env: &dyn Env, flag: Option<&str>) -> String {
+    history::first_set(
+        env,
+        &["GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"],
+    )
+    .or_else(|| flag.map(str::to_string))
+    .map(|b| b.trim().to_string())
+    .filter(|b| !b.is_empty())
+    .unwrap_or_else(|| DEFAULT_BRANCH.to_string())
 }
 
 /// Selects the baseline of a run of `scenario` (see the module docs). A `--baseline PATH` that
@@ -145,7 +147,7 @@ pub struct Tracking {
 
 impl Tracking {
     /// Resolves branches and commit from CI (`env`) and flags, and selects the baseline.
-    pub fn prepare(args: &HistoryArgs, scenario: &str, env: Env<'_>) -> Result<Tracking> {
+    pub fn prepare(args: &HistoryArgs, scenario: &str, env: &dyn Env) -> Result<Tracking> {
         let store: Box<dyn HistoryStore> = Box::new(LocalStore::new(&args.history));
         let info = RunInfo {
             branch: history::resolve_branch(env, args.branch.as_deref(), true),

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::SystemTime;
 
+use crate::env::Env;
 use crate::report;
 use crate::results::Results;
 use crate::{Error, Result};
@@ -215,25 +216,18 @@ pub fn decode(segment: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Reads the environment; a function so tests can give a fixed one.
-pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
-
-/// The process environment, with empty values treated as unset (CI systems set some variables
-/// to "" outside the events that fill them).
-pub fn process_env(key: &str) -> Option<String> {
-    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn first_set(env: Env<'_>, keys: &[&str]) -> Option<String> {
+/// The first of `keys` that is set to something: CI systems set some variables to "" outside the
+/// events that fill them, so an empty value counts as unset.
+pub(crate) fn first_set(env: &dyn Env, keys: &[&str]) -> Option<String> {
     keys.iter()
-        .find_map(|k| env(k))
+        .filter_map(|k| env.var(k))
         .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
+        .find(|v| !v.is_empty())
 }
 
 /// The branch a run is recorded under: its own. A pull/merge request's source branch, else the
 /// pushed branch, else `--branch`, else the working directory's git branch, else `local`.
-pub fn resolve_branch(env: Env<'_>, flag: Option<&str>, git: bool) -> String {
+pub fn resolve_branch(env: &dyn Env, flag: Option<&str>, git: bool) -> String {
     first_set(
         env,
         &["GITHUB_HEAD_REF", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"],
@@ -249,7 +243,7 @@ pub fn resolve_branch(env: Env<'_>, flag: Option<&str>, git: bool) -> String {
 }
 
 /// The commit a run measured: CI's SHA, else the working directory's HEAD.
-pub fn resolve_commit(env: Env<'_>, git: bool) -> Option<String> {
+pub fn resolve_commit(env: &dyn Env, git: bool) -> Option<String> {
     first_set(env, &["GITHUB_SHA", "CI_COMMIT_SHA"]).or_else(|| git.then(git_commit).flatten())
 }
 

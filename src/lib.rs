@@ -12,6 +12,7 @@ pub mod commands;
 pub mod compare;
 pub mod demo;
 pub mod engine;
+pub mod env;
 pub mod error;
 pub mod executor;
 pub mod history;

@@ -78,6 +78,9 @@ fn the_target_falls_back_to_the_flag_then_main() {
     assert_eq!(target_branch(&env_of(&[]), None), "main");
     let gitlab = env_of(&[("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "trunk")]);
     assert_eq!(target_branch(&gitlab, None), "trunk");
+    // GitHub sets GITHUB_BASE_REF to "" on push events: that is unset, not a branch.
+    let push = |k: &str| (k == "GITHUB_BASE_REF").then(String::new);
+    assert_eq!(target_branch(&push, Some("develop")), "develop");
 }
 
 #[test]

@@ -19,7 +19,6 @@ mod error_tests;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::path::Path;
 
 pub use describe::describe;
@@ -29,25 +28,7 @@ pub use schema::json_schema;
 use crate::plan::Plan;
 use diagnostic::Source;
 
-/// Where `${VAR}` values come from (the process environment in production; a map in tests).
-pub trait Env {
-    fn var(&self, name: &str) -> Option<String>;
-}
-
-/// The environment of this process.
-pub struct ProcessEnv;
-
-impl Env for ProcessEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
-    }
-}
-
-impl Env for HashMap<String, String> {
-    fn var(&self, name: &str) -> Option<String> {
-        self.get(name).cloned()
-    }
-}
+pub use crate::env::{Env, ProcessEnv};
 
 /// A resolved scenario, and what the user should know about it without it being an error.
 #[derive(Debug)]
