@@ -1,7 +1,9 @@
-//! AWS: the stack loadgate deploys for distributed runs on Fargate. For now the parts that need no
-//! AWS call: the embedded CloudFormation template (`template`) and the IAM policies a user grants
-//! to deploy it and to run against it (`policy`).
+//! AWS: thin wrappers over the aws-sdk-* clients for the stack loadgate deploys and the distributed
+//! runs on Fargate. `aws` loads the configuration and maps errors; `template` and `policy` need no
+//! AWS call. Nothing here knows about reports.
 
+pub mod aws;
+pub mod outputs;
 pub mod policy;
 pub mod template;
 

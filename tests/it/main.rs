@@ -8,5 +8,6 @@ mod fake_api;
 mod gitlab;
 mod harness;
 mod install;
+mod moto;
 mod runs;
 mod stack;
