@@ -5,12 +5,27 @@ use super::model::Scenario;
 
 /// The JSON Schema of the scenario file: pretty JSON with a trailing newline.
 pub fn json_schema() -> String {
-    let schema = schemars::schema_for!(Scenario);
+    let schema = sorted(schemars::schema_for!(Scenario).to_value());
     // Serialising a schema (plain JSON values) cannot fail; fall back to an empty object
     // rather than panic if it ever did.
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_else(|_| "{}".to_string());
     text.push('\n');
     text
+}
+
+/// Keys in sorted order at every level, whether or not a dependency turned on serde_json's
+/// `preserve_order` (the AWS test utilities do, in test builds): the file must not depend on it.
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }
 
 #[cfg(test)]
