@@ -25,6 +25,9 @@ pub enum Command {
         /// The scenario file
         #[arg(default_value = "loadgate.yaml", env = "LOADGATE_SCENARIO")]
         scenario: PathBuf,
+        /// AWS region whose Fargate rates price the estimate [default: AWS_REGION, else us-east-1]
+        #[arg(long, value_name = "REGION")]
+        region: Option<String>,
     },
     /// Print the JSON Schema of the scenario file
     Schema,

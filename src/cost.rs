@@ -124,7 +124,10 @@ pub struct RunCost {
 /// The rates of `region` (or of [`FALLBACK_REGION`], and whether it fell back).
 pub fn rates(region: &str, arch: CpuArch, spot: bool) -> (Rates, bool) {
     let region = region.trim();
-    let (found, vcpu, gb) = match RATES.iter().find(|(r, _, _)| r.eq_ignore_ascii_case(region)) {
+    let (found, vcpu, gb) = match RATES
+        .iter()
+        .find(|(r, _, _)| r.eq_ignore_ascii_case(region))
+    {
         Some(&(r, vcpu, gb)) => (r, vcpu, gb),
         // RATES is a non-empty const whose first row is the fallback region.
         None => (FALLBACK_REGION, RATES[0].1, RATES[0].2),
@@ -200,7 +203,12 @@ fn compute(
     let usd = hours * (vcpu * rates.vcpu_hour_usd + memory_gb * rates.gb_hour_usd)
         + hours * rates.ipv4_hour_usd;
     let mut assumptions = Vec::new();
-    if fell_back {
+    if fell_back && region.trim().is_empty() {
+        assumptions.push(format!(
+            "no rates: no region given (--region, AWS_REGION), {FALLBACK_REGION} \
+             rates used"
+        ));
+    } else if fell_back {
         assumptions.push(format!(
             "no rates for region `{}`: {FALLBACK_REGION} rates used",
             region.trim()

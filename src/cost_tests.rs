@@ -112,7 +112,10 @@ fn the_budget_refuses_an_estimate_above_it_with_how_to_fix() {
     assert!(text.starts_with("shop.yaml: "), "{text}");
     assert!(text.contains(&usd(dear.usd)), "{text}");
     assert!(text.contains("fargate.max_cost_usd $0.5000"), "{text}");
-    assert!(text.contains("20 tasks × 1 vCPU, 2 GB, 3645 s billed each"), "{text}");
+    assert!(
+        text.contains("20 tasks × 1 vCPU, 2 GB, 3645 s billed each"),
+        "{text}"
+    );
     assert!(text.contains("help: use fewer workers"), "{text}");
 }
 
@@ -138,7 +141,13 @@ fn the_cost_round_trips_through_json() {
     let p = plan(30, "fargate: { cpu: 512, memory: 1024, spot: true }\n");
     let run = RunCost {
         estimate: estimate(&p, 2, "ap-south-1", CpuArch::Arm64, true),
-        actual: Some(actual(&p, "ap-south-1", CpuArch::Arm64, true, &[80.0, 90.0])),
+        actual: Some(actual(
+            &p,
+            "ap-south-1",
+            CpuArch::Arm64,
+            true,
+            &[80.0, 90.0],
+        )),
     };
     let text = serde_json::to_string(&run).expect("serializes");
     assert!(text.contains("\"arch\":\"arm64\""), "{text}");
@@ -146,4 +155,62 @@ fn the_cost_round_trips_through_json() {
     assert_eq!(back, run);
     assert!(close(run.estimate.vcpu, 0.5));
     assert!(close(run.estimate.memory_gb, 1.0));
+}
+
+/// The summary's cost line, alone: the rest of the summary has snapshots of its own.
+fn cost_lines(run: RunCost) -> String {
+    let mut results = crate::report::fixtures::passing();
+    results.executor = "fargate".to_string();
+    results.cost = Some(run);
+    crate::report::markdown(&results)
+        .lines()
+        .filter(|l| l.contains("Fargate cost"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_summary_shows_the_estimate_before_the_actual_is_known() {
+    let p = plan(255, "");
+    let line = cost_lines(RunCost {
+        estimate: estimate(&p, 4, "eu-west-1", CpuArch::X86_64, false),
+        actual: None,
+    });
+    insta::assert_snapshot!(line, @r"**Fargate cost:** about \$0.0181, estimated · 4 tasks × 1 vCPU, 2 GB, 300 s billed each, on-demand x86\_64 at eu-west-1 rates of 2026-11-01");
+}
+
+#[test]
+fn the_summary_shows_the_actual_beside_the_estimate_and_a_fallback_region() {
+    let p = plan(255, "fargate: { spot: true }\n");
+    let line = cost_lines(RunCost {
+        estimate: estimate(&p, 2, "xx-moon-1", CpuArch::Arm64, true),
+        actual: Some(actual(
+            &p,
+            "xx-moon-1",
+            CpuArch::Arm64,
+            true,
+            &[290.4, 611.0],
+        )),
+    });
+    insta::assert_snapshot!(line, @r"**Fargate cost:** \$0.0047 (estimated \$0.0031) · 2 tasks × 1 vCPU, 2 GB, 451 s billed each, Spot arm64 at us-east-1 rates of 2026-11-01 (no rates for region \`xx-moon-1\`: us-east-1 rates used)");
+}
+
+#[test]
+fn a_local_run_has_no_cost_line() {
+    let md = crate::report::markdown(&crate::report::fixtures::passing());
+    assert!(!md.contains("Fargate cost"), "{md}");
+}
+
+#[test]
+fn validate_words_say_whether_the_estimate_fits_the_budget() {
+    let p = plan(255, "fargate: { max_cost_usd: 0.01 }\n");
+    assert!(scenario::wants_cost(&p));
+    let words = scenario::cost_words(&p, &estimate(&p, 4, "", CpuArch::X86_64, false));
+    insta::assert_snapshot!(words, @r"
+    cost        about $0.0181 on Fargate: 4 tasks × 1 vCPU, 2 GB, 300 s billed each, on-demand x86_64 at us-east-1 rates of 2026-11-01; ABOVE fargate.max_cost_usd $0.0100
+                no rates: no region given (--region, AWS_REGION), us-east-1 rates used
+    ");
+    let mut local = plan(10, "");
+    local.workers = 1;
+    assert!(!scenario::wants_cost(&local));
 }
