@@ -91,7 +91,7 @@ fn dispatch(command: Command) -> Result<i32> {
         Command::Demo { out, hold_for } => demo::run(&out, hold_for.as_deref()),
         Command::Compare { base, new, noise } => commands::compare(&base, &new, &noise),
         Command::History { scenario, history } => {
-            commands::history(&history::LocalStore::new(history), scenario.as_deref())
+            commands::history(history::open(&history)?.as_ref(), scenario.as_deref())
         }
         Command::Stack(args) => stack_command(args),
     }

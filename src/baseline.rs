@@ -15,7 +15,7 @@ use std::str::FromStr;
 use crate::cli::{HistoryArgs, NoiseArgs};
 use crate::compare::{self, Noise};
 use crate::env::Env;
-use crate::history::{self, Entry, HistoryStore, LocalStore, RunInfo};
+use crate::history::{self, Entry, HistoryStore, RunInfo};
 use crate::results::{BaselineRef, Results};
 use crate::stats::Aggregate;
 use crate::{report, threshold, Error, Result};
@@ -148,7 +148,7 @@ pub struct Tracking {
 impl Tracking {
     /// Resolves branches and commit from CI (`env`) and flags, and selects the baseline.
     pub fn prepare(args: &HistoryArgs, scenario: &str, env: &dyn Env) -> Result<Tracking> {
-        let store: Box<dyn HistoryStore> = Box::new(LocalStore::new(&args.history));
+        let store = history::open(&args.history)?;
         let info = RunInfo {
             branch: history::resolve_branch(env, args.branch.as_deref(), true),
             commit: history::resolve_commit(env, true),
