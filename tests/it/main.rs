@@ -7,6 +7,7 @@ mod cli;
 mod fake_api;
 mod gitlab;
 mod harness;
+mod history_s3;
 mod install;
 mod moto;
 mod runs;
