@@ -4,6 +4,7 @@ mod action;
 mod baseline;
 mod ci;
 mod cli;
+mod cost;
 mod fake_api;
 mod gitlab;
 mod harness;
