@@ -15,15 +15,16 @@ use crate::plan::Plan;
 use crate::{Error, Result};
 
 /// When [`RATES`] were read from the source page; shown with every figure.
-pub const RATES_DATE: &str = "2026-11-01";
+pub const RATES_DATE: &str = "2026-11-26";
 
 /// The region whose rates stand in for one the table does not know.
 pub const FALLBACK_REGION: &str = "us-east-1";
 
 /// Time billed per task beyond the load itself: image pull, container start, waiting for the
-/// start barrier, flushing the result. Measured launches of the worker image (a ~10 MB static
-/// binary) pull in 5-15 s; the barrier waits for the slowest of N tasks, so 45 s covers large
-/// runs without inflating small ones much.
+/// start barrier, flushing the result. An allowance, not a measurement (none against real AWS
+/// yet): a small static worker image pulls and starts in well under this, and the barrier
+/// waits for the slowest of N tasks, so 45 s leaves room for large runs. Replace it with the
+/// phase times the Fargate controller measures once real runs give them.
 pub const OVERHEAD_SECONDS: f64 = 45.0;
 
 /// Fargate's minimum billed time per task.
@@ -42,8 +43,10 @@ const SPOT_FACTOR: f64 = 0.35;
 
 /// Linux x86_64 on-demand rates: (region, USD per vCPU-hour, USD per GB-hour).
 ///
-/// Source: <https://aws.amazon.com/fargate/pricing/>, "Linux/X86" per region, read on
-/// [`RATES_DATE`]. ARM64 and Spot rates derive from these (see the factors above).
+/// Source: <https://aws.amazon.com/fargate/pricing/>, "Linux/X86" per region, compiled on
+/// [`RATES_DATE`]. The us-east-1 figures (and its ARM figures, exactly 20 % less) were checked
+/// against copies of that page dated 2026; the other regions' should be re-read from the page
+/// when the table is next updated. ARM64 and Spot rates derive from these (see the factors).
 const RATES: &[(&str, f64, f64)] = &[
     ("us-east-1", 0.04048, 0.004445),
     ("us-east-2", 0.04048, 0.004445),
@@ -279,7 +282,7 @@ pub fn usd(value: f64) -> String {
     format!("{sign}${grouped}.{frac:02}")
 }
 
-/// `4 tasks × 1 vCPU, 2 GB, 105 s billed each, on-demand x86_64 at us-east-1 rates of 2026-11-01`.
+/// `4 tasks × 1 vCPU, 2 GB, 105 s billed each, on-demand x86_64 at us-east-1 rates of 2026-11-26`.
 pub fn breakdown(c: &CostEstimate) -> String {
     let each = if c.tasks == 0 {
         0.0

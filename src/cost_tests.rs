@@ -176,7 +176,7 @@ fn the_summary_shows_the_estimate_before_the_actual_is_known() {
         estimate: estimate(&p, 4, "eu-west-1", CpuArch::X86_64, false),
         actual: None,
     });
-    insta::assert_snapshot!(line, @r"**Fargate cost:** about \$0.0181, estimated · 4 tasks × 1 vCPU, 2 GB, 300 s billed each, on-demand x86\_64 at eu-west-1 rates of 2026-11-01");
+    insta::assert_snapshot!(line, @r"**Fargate cost:** about \$0.0181, estimated · 4 tasks × 1 vCPU, 2 GB, 300 s billed each, on-demand x86\_64 at eu-west-1 rates of 2026-11-26");
 }
 
 #[test]
@@ -192,7 +192,7 @@ fn the_summary_shows_the_actual_beside_the_estimate_and_a_fallback_region() {
             &[290.4, 611.0],
         )),
     });
-    insta::assert_snapshot!(line, @r"**Fargate cost:** \$0.0047 (estimated \$0.0031) · 2 tasks × 1 vCPU, 2 GB, 451 s billed each, Spot arm64 at us-east-1 rates of 2026-11-01 (no rates for region \`xx-moon-1\`: us-east-1 rates used)");
+    insta::assert_snapshot!(line, @r"**Fargate cost:** \$0.0047 (estimated \$0.0031) · 2 tasks × 1 vCPU, 2 GB, 451 s billed each, Spot arm64 at us-east-1 rates of 2026-11-26 (no rates for region \`xx-moon-1\`: us-east-1 rates used)");
 }
 
 #[test]
@@ -207,7 +207,7 @@ fn validate_words_say_whether_the_estimate_fits_the_budget() {
     assert!(scenario::wants_cost(&p));
     let words = scenario::cost_words(&p, &estimate(&p, 4, "", CpuArch::X86_64, false));
     insta::assert_snapshot!(words, @r"
-    cost        about $0.0181 on Fargate: 4 tasks × 1 vCPU, 2 GB, 300 s billed each, on-demand x86_64 at us-east-1 rates of 2026-11-01; ABOVE fargate.max_cost_usd $0.0100
+    cost        about $0.0181 on Fargate: 4 tasks × 1 vCPU, 2 GB, 300 s billed each, on-demand x86_64 at us-east-1 rates of 2026-11-26; ABOVE fargate.max_cost_usd $0.0100
                 no rates: no region given (--region, AWS_REGION), us-east-1 rates used
     ");
     let mut local = plan(10, "");
