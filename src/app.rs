@@ -10,7 +10,10 @@ use crate::cli::{Cli, Command, ExecutorKind, RunArgs, StackArgs, StackCommand};
 use crate::error::{EXIT_INVALID_INPUT, EXIT_PASSED};
 use crate::executor::Local;
 use crate::run::RunConfig;
-use crate::{ci, cloud, commands, demo, history, report, run, scenario, Error, Result};
+use crate::{ci, cloud, commands, cost, demo, history, report, run, scenario, Error, Result};
+
+/// Where the AWS SDK reads the region from, in its order.
+const AWS_REGION_VARS: [&str; 2] = ["AWS_REGION", "AWS_DEFAULT_REGION"];
 
 /// Parses `args` (with the program name first), runs the command, and returns the exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
@@ -48,7 +51,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
 fn dispatch(command: Command) -> Result<i32> {
     match command {
         Command::Run(args) => run_command(args),
-        Command::Validate { scenario } => {
+        Command::Validate { scenario, region } => {
             let loaded = scenario::load(&scenario, &scenario::ProcessEnv)?;
             let mut out = std::io::stdout().lock();
             for w in &loaded.warnings {
@@ -56,6 +59,23 @@ fn dispatch(command: Command) -> Result<i32> {
             }
             let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
             let _ = write!(out, "{}", scenario::describe(&loaded.plan, parts));
+            if scenario::wants_cost(&loaded.plan) {
+                let plan = &loaded.plan;
+                let region = region
+                    .or_else(|| history::first_set(&scenario::ProcessEnv, &AWS_REGION_VARS))
+                    .unwrap_or_default();
+                // The worker image's architecture is chosen at run time; x86_64 is the default.
+                let estimate = cost::estimate(
+                    plan,
+                    plan.workers,
+                    &region,
+                    cost::CpuArch::X86_64,
+                    plan.fargate.spot,
+                );
+                let _ = write!(out, "{}", scenario::cost_words(plan, &estimate));
+                // What `run --executor fargate` would refuse is invalid here too.
+                cost::check_budget(plan, &estimate)?;
+            }
             Ok(EXIT_PASSED)
         }
         Command::Schema => {
@@ -71,7 +91,7 @@ fn dispatch(command: Command) -> Result<i32> {
         Command::Demo { out, hold_for } => demo::run(&out, hold_for.as_deref()),
         Command::Compare { base, new, noise } => commands::compare(&base, &new, &noise),
         Command::History { scenario, history } => {
-            commands::history(&history::LocalStore::new(history), scenario.as_deref())
+            commands::history(history::open(&history)?.as_ref(), scenario.as_deref())
         }
         Command::Stack(args) => stack_command(args),
     }

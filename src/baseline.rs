@@ -15,7 +15,7 @@ use std::str::FromStr;
 use crate::cli::{HistoryArgs, NoiseArgs};
 use crate::compare::{self, Noise};
 use crate::env::Env;
-use crate::history::{self, Entry, HistoryStore, LocalStore, RunInfo};
+use crate::history::{self, Entry, HistoryStore, RunInfo};
 use crate::results::{BaselineRef, Results};
 use crate::stats::Aggregate;
 use crate::{report, threshold, Error, Result};
@@ -148,7 +148,17 @@ pub struct Tracking {
 impl Tracking {
     /// Resolves branches and commit from CI (`env`) and flags, and selects the baseline.
     pub fn prepare(args: &HistoryArgs, scenario: &str, env: &dyn Env) -> Result<Tracking> {
-        let store: Box<dyn HistoryStore> = Box::new(LocalStore::new(&args.history));
+        Tracking::prepare_with(history::open(&args.history)?, args, scenario, env)
+    }
+
+    /// As [`Tracking::prepare`], with a store chosen by the caller instead of `--history`
+    /// (a Fargate run: `history::s3_history` over the stack's bucket).
+    pub fn prepare_with(
+        store: Box<dyn HistoryStore>,
+        args: &HistoryArgs,
+        scenario: &str,
+        env: &dyn Env,
+    ) -> Result<Tracking> {
         let info = RunInfo {
             branch: history::resolve_branch(env, args.branch.as_deref(), true),
             commit: history::resolve_commit(env, true),

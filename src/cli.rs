@@ -25,6 +25,9 @@ pub enum Command {
         /// The scenario file
         #[arg(default_value = "loadgate.yaml", env = "LOADGATE_SCENARIO")]
         scenario: PathBuf,
+        /// AWS region whose Fargate rates price the estimate [default: AWS_REGION, else us-east-1]
+        #[arg(long, value_name = "REGION")]
+        region: Option<String>,
     },
     /// Print the JSON Schema of the scenario file
     Schema,
@@ -49,8 +52,10 @@ pub enum Command {
     History {
         /// Only this scenario (its `name`)
         scenario: Option<String>,
-        /// The history directory
-        #[arg(long, default_value = crate::history::DEFAULT_DIR, env = "LOADGATE_HISTORY")]
+        /// Where past runs are kept: a directory, or s3://BUCKET[/PREFIX] (PREFIX defaults to
+        /// `history`, the stack bucket's layout)
+        #[arg(long, default_value = crate::history::DEFAULT_DIR, env = "LOADGATE_HISTORY",
+              value_name = "DIR|s3://BUCKET[/PREFIX]")]
         history: PathBuf,
     },
     /// Start a built-in target on 127.0.0.1 and run the demo scenario against it
@@ -104,8 +109,10 @@ pub struct HistoryArgs {
     /// The branch compared against outside a pull request [default: main]
     #[arg(long, env = "LOADGATE_BASELINE_BRANCH", value_name = "NAME")]
     pub baseline_branch: Option<String>,
-    /// Where past runs are kept
-    #[arg(long, default_value = crate::history::DEFAULT_DIR, env = "LOADGATE_HISTORY", value_name = "DIR")]
+    /// Where past runs are kept: a directory, or s3://BUCKET[/PREFIX] (PREFIX defaults to
+    /// `history`, the stack bucket's layout, so local runs share history with Fargate runs)
+    #[arg(long, default_value = crate::history::DEFAULT_DIR, env = "LOADGATE_HISTORY",
+          value_name = "DIR|s3://BUCKET[/PREFIX]")]
     pub history: PathBuf,
     /// The branch this run is recorded under, when CI does not say
     #[arg(long, env = "LOADGATE_BRANCH", value_name = "NAME")]

@@ -2,7 +2,8 @@
 //!
 //! The layout is the stack bucket's `history/` prefix, so a local directory (`--history DIR`,
 //! default `.loadgate/history/`) can be synced to or from S3 as it is, and kept between CI jobs
-//! with actions/cache or as an artifact. An S3 store implements [`HistoryStore`] the same way.
+//! with actions/cache or as an artifact. The same [`BlobHistory`] runs over a directory
+//! ([`Directory`]) and over S3 (`cloud::s3_blobs`), so both lay keys out and list them alike.
 //!
 //! Path segments (scenario, branch, run id) are percent-encoded: every byte outside
 //! `A-Z a-z 0-9 - _ .` becomes `%XX`, and a leading `.` too (no hidden or `..` directories). So
@@ -13,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::SystemTime;
 
+use crate::cloud::aws::Aws;
+use crate::cloud::s3_blobs::{S3Blobs, HISTORY_PREFIX};
 use crate::env::Env;
 use crate::report;
 use crate::results::Results;
@@ -55,56 +58,69 @@ pub trait HistoryStore {
     fn describe(&self) -> String;
 }
 
-/// History in a local directory.
-#[derive(Clone, Debug)]
-pub struct LocalStore {
-    root: PathBuf,
+/// Bytes under `/`-separated keys: where history's files live. The history logic (keys,
+/// listing, decoding) is [`BlobHistory`]'s alone, so a backend knows nothing of results: the S3
+/// one (src/cloud/s3_blobs.rs) stays on its side of the AWS boundary.
+pub trait Blobs {
+    /// Writes `bytes` under `key`, whole: a reader never sees half of it.
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<()>;
+    fn get(&self, key: &str) -> Result<Vec<u8>>;
+    /// What lies directly under `dir` (`""` for the root, else a key prefix ending in `/`):
+    /// names of files and of sub-directories, not recursive. A missing `dir` is empty.
+    fn children(&self, dir: &str) -> Result<Children>;
+    /// For messages: `history directory .loadgate/history`, `history s3://bucket/history/`.
+    fn describe(&self) -> String;
 }
 
-impl LocalStore {
+/// The names directly under a key prefix.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Children {
+    pub files: Vec<String>,
+    pub dirs: Vec<String>,
+}
+
+/// The history of runs over any [`Blobs`].
+#[derive(Clone, Debug)]
+pub struct BlobHistory<B> {
+    blobs: B,
+}
+
+/// History in a local directory.
+pub type LocalStore = BlobHistory<Directory>;
+
+impl BlobHistory<Directory> {
     pub fn new(root: impl Into<PathBuf>) -> LocalStore {
-        LocalStore { root: root.into() }
+        BlobHistory::over(Directory::new(root))
+    }
+}
+
+impl<B: Blobs> BlobHistory<B> {
+    pub fn over(blobs: B) -> BlobHistory<B> {
+        BlobHistory { blobs }
     }
 
-    fn io_error(&self, what: &str, path: &Path, e: std::io::Error) -> Error {
-        Error::infra(
-            format!("history: cannot {what} {}: {e}", path.display()),
-            "check that --history names a readable and writable directory".to_string(),
-        )
-    }
-
-    /// Directory names under `dir`, decoded and sorted; a missing directory is empty.
-    fn names(&self, dir: &Path) -> Result<Vec<String>> {
-        let read = match fs::read_dir(dir) {
-            Ok(read) => read,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(self.io_error("read", dir, e)),
-        };
-        let mut names: Vec<String> = read
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .filter_map(|e| e.file_name().to_str().and_then(decode))
+    /// Directory names under `dir`, decoded and sorted.
+    fn names(&self, dir: &str) -> Result<Vec<String>> {
+        let mut names: Vec<String> = self
+            .blobs
+            .children(dir)?
+            .dirs
+            .iter()
+            .filter_map(|d| decode(d))
             .collect();
         names.sort();
         Ok(names)
     }
 }
 
-impl HistoryStore for LocalStore {
+impl<B: Blobs> HistoryStore for BlobHistory<B> {
     fn record(&self, results: &Results, info: &RunInfo) -> Result<Entry> {
         let time = compact_time(&results.started_at);
         let key = key(&results.scenario, &info.branch, &time, &results.run_id);
-        let path = self.root.join(&key);
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(|e| self.io_error("create", dir, e))?;
-        }
         let mut recorded = results.clone();
         recorded.branch = Some(info.branch.clone());
         recorded.commit.clone_from(&info.commit);
-        // Written aside and renamed: a reader never sees half a file, even on a shared cache.
-        let tmp = path.with_extension("json.tmp");
-        fs::write(&tmp, report::json(&recorded)).map_err(|e| self.io_error("write", &tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| self.io_error("write", &path, e))?;
+        self.blobs.put(&key, report::json(&recorded).as_bytes())?;
         Ok(Entry {
             scenario: results.scenario.clone(),
             branch: info.branch.clone(),
@@ -115,15 +131,12 @@ impl HistoryStore for LocalStore {
     }
 
     fn list(&self, scenario: &str, branch: &str) -> Result<Vec<Entry>> {
-        let dir = self.root.join(encode(scenario)).join(encode(branch));
-        let read = match fs::read_dir(&dir) {
-            Ok(read) => read,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(self.io_error("read", &dir, e)),
-        };
-        let mut entries: Vec<Entry> = read
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        let dir = format!("{}/{}/", encode(scenario), encode(branch));
+        let mut entries: Vec<Entry> = self
+            .blobs
+            .children(&dir)?
+            .files
+            .into_iter()
             .filter_map(|name| {
                 let stem = name.strip_suffix(".json")?;
                 let (time, run_id) = stem.split_once('-')?;
@@ -132,7 +145,7 @@ impl HistoryStore for LocalStore {
                     branch: branch.to_string(),
                     time: time.to_string(),
                     run_id: decode(run_id)?,
-                    key: format!("{}/{}/{name}", encode(scenario), encode(branch)),
+                    key: format!("{dir}{name}"),
                 })
             })
             .collect();
@@ -142,19 +155,108 @@ impl HistoryStore for LocalStore {
     }
 
     fn scenarios(&self) -> Result<Vec<String>> {
-        self.names(&self.root)
+        self.names("")
     }
 
     fn branches(&self, scenario: &str) -> Result<Vec<String>> {
-        self.names(&self.root.join(encode(scenario)))
+        self.names(&format!("{}/", encode(scenario)))
     }
 
     fn load(&self, entry: &Entry) -> Result<Results> {
-        report::read_results(&self.root.join(&entry.key))
+        let bytes = self.blobs.get(&entry.key)?;
+        let shown = format!("{} ({})", entry.key, self.blobs.describe());
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::input(format!("{shown}: results are not UTF-8 text")))?;
+        report::parse_results(&text, &shown)
+    }
+
+    fn describe(&self) -> String {
+        self.blobs.describe()
+    }
+}
+
+/// [`Blobs`] in a local directory: keys are relative paths.
+#[derive(Clone, Debug)]
+pub struct Directory {
+    root: PathBuf,
+}
+
+impl Directory {
+    pub fn new(root: impl Into<PathBuf>) -> Directory {
+        Directory { root: root.into() }
+    }
+
+    fn io_error(&self, what: &str, path: &Path, e: std::io::Error) -> Error {
+        Error::infra(
+            format!("history: cannot {what} {}: {e}", path.display()),
+            "check that --history names a readable and writable directory".to_string(),
+        )
+    }
+}
+
+impl Blobs for Directory {
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.root.join(key);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(|e| self.io_error("create", dir, e))?;
+        }
+        // Written aside and renamed: a reader never sees half a file, even on a shared cache.
+        let tmp = path.with_extension("json.tmp");
+        fs::write(&tmp, bytes).map_err(|e| self.io_error("write", &tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| self.io_error("write", &path, e))
+    }
+
+    fn get(&self, key: &str) -> Result<Vec<u8>> {
+        let path = self.root.join(key);
+        fs::read(&path).map_err(|e| self.io_error("read", &path, e))
+    }
+
+    fn children(&self, dir: &str) -> Result<Children> {
+        let path = self.root.join(dir);
+        let read = match fs::read_dir(&path) {
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Children::default()),
+            Err(e) => return Err(self.io_error("read", &path, e)),
+        };
+        let mut children = Children::default();
+        for entry in read.filter_map(|e| e.ok()) {
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => children.dirs.push(name),
+                Ok(t) if t.is_file() => children.files.push(name),
+                _ => {}
+            }
+        }
+        Ok(children)
     }
 
     fn describe(&self) -> String {
         format!("history directory {}", self.root.display())
+    }
+}
+
+/// History in S3.
+pub type S3Store = BlobHistory<S3Blobs>;
+
+/// The history of Fargate runs: `history/` in the stack's bucket (`StackOutputs.bucket`).
+pub fn s3_history(aws: &Aws, bucket: &str) -> Result<S3Store> {
+    Ok(BlobHistory::over(S3Blobs::new(
+        aws,
+        bucket,
+        HISTORY_PREFIX,
+    )?))
+}
+
+/// The store `--history` names: `s3://bucket[/prefix]` (AWS configuration from the standard
+/// chain, so local runs can share history with Fargate runs), else a directory.
+pub fn open(history: &Path) -> Result<Box<dyn HistoryStore>> {
+    match history.to_str() {
+        Some(url) if url.starts_with("s3://") => {
+            Ok(Box::new(BlobHistory::over(S3Blobs::from_url(url, None)?)))
+        }
+        _ => Ok(Box::new(LocalStore::new(history))),
     }
 }
 

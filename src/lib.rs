@@ -10,6 +10,7 @@ pub mod cli;
 pub mod cloud;
 pub mod commands;
 pub mod compare;
+pub mod cost;
 pub mod demo;
 pub mod engine;
 pub mod env;

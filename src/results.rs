@@ -9,6 +9,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::compare::Comparison;
+use crate::cost::RunCost;
 use crate::stats::{
     self, Aggregate, Bucket, CodecError, ErrorKind, FailureSample, Failures, Histogram, MetricSet,
 };
@@ -59,6 +60,9 @@ pub struct Results {
     /// Figure-by-figure changes against the baseline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<Comparison>,
+    /// Fargate runs: the estimated and, once the tasks stopped, the actual cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<RunCost>,
     pub histograms: Histograms,
 }
 
@@ -306,6 +310,7 @@ impl Results {
             branch: None,
             baseline: None,
             comparison: None,
+            cost: None,
             histograms: Histograms {
                 total: HistogramSet::of(&agg.total),
                 labels: agg

@@ -24,6 +24,7 @@ struct View {
     verdict: String,
     stopped: Option<String>,
     context: String,
+    cost: Option<String>,
     baseline: Option<BaselineView>,
     warnings: Vec<String>,
     thresholds: Vec<ThresholdRow>,
@@ -119,6 +120,7 @@ fn view(r: &Results) -> View {
         verdict: verdict(r),
         stopped: stopped(r),
         context: context(r),
+        cost: cost(r),
         baseline: comparison::baseline_line(r).map(|line| BaselineView {
             line,
             highlights: comparison::highlights(r),
@@ -191,6 +193,33 @@ fn context(r: &Results) -> String {
         parts.push(load);
     }
     parts.join(" · ")
+}
+
+/// Fargate runs: `**Fargate cost:** $0.0812 (estimated $0.0950) · 4 tasks × 1 vCPU, ...`.
+fn cost(r: &Results) -> Option<String> {
+    use crate::cost::{breakdown, usd};
+    let c = r.cost.as_ref()?;
+    let (figure, shown) = match &c.actual {
+        Some(actual) => (
+            format!("{} (estimated {})", usd(actual.usd), usd(c.estimate.usd)),
+            actual,
+        ),
+        None => (
+            format!("about {}, estimated", usd(c.estimate.usd)),
+            &c.estimate,
+        ),
+    };
+    // md_text escapes `$`: two of them on a line would start GitHub's math rendering.
+    let mut line = format!(
+        "**Fargate cost:** {} · {}",
+        md_text(&figure),
+        md_text(&breakdown(shown))
+    );
+    // The one assumption a reader must see: the figure is not at the run region's rates.
+    if let Some(fallback) = shown.assumptions.iter().find(|a| a.starts_with("no rates")) {
+        line.push_str(&format!(" ({})", md_text(fallback)));
+    }
+    Some(line)
 }
 
 /// `{"model":"closed","concurrency":200,"ramp_up":30000,...}` (LoadPlan, durations in ms) ->

@@ -95,9 +95,14 @@ pub fn read_results(path: &Path) -> Result<Results, Error> {
     let shown = path.display();
     let text = fs::read_to_string(path)
         .map_err(|e| Error::input(format!("{shown}: cannot read results: {e}")))?;
+    parse_results(&text, &shown.to_string())
+}
+
+/// Parses the text of a results.json; `shown` names it in errors (a path, an S3 URL).
+pub fn parse_results(text: &str, shown: &str) -> Result<Results, Error> {
     // The schema is checked first, so that a foreign JSON file or a future version gets a
     // message about what it is, not about the first field this version happens to miss.
-    let value: serde_json::Value = serde_json::from_str(&text)
+    let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| Error::input(format!("{shown}: not valid JSON: {e}")))?;
     match value.get("schema") {
         Some(serde_json::Value::String(s)) if s == SCHEMA => {}
@@ -119,5 +124,5 @@ pub fn read_results(path: &Path) -> Result<Results, Error> {
         }
     }
     // Parsed again from the text, not the value: only then do errors carry line and column.
-    serde_json::from_str(&text).map_err(|e| Error::input(format!("{shown}: invalid results: {e}")))
+    serde_json::from_str(text).map_err(|e| Error::input(format!("{shown}: invalid results: {e}")))
 }

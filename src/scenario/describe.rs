@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use crate::cost::{self, CostEstimate};
 use crate::plan::{LoadPlan, Plan, ThresholdPlan};
 use crate::threshold::{Margin, Metric, Op, Series, Stat, Unit};
 
@@ -86,6 +87,40 @@ pub fn describe(plan: &Plan, parts: usize) -> String {
         if f.spot { "Spot" } else { "on-demand" },
         f.min_workers
     );
+    out
+}
+
+/// Whether the scenario is meant for Fargate, so `validate` shows what a run would cost: it
+/// spreads the load over several workers or sets a Fargate-only limit.
+pub fn wants_cost(plan: &Plan) -> bool {
+    plan.workers > 1 || plan.fargate.max_cost_usd.is_some() || plan.fargate.spot
+}
+
+/// `cost        about $0.0181 on Fargate: 4 tasks × 1 vCPU, ..., within max_cost_usd $5.00`,
+/// with the estimate's fallback-region note on a line of its own.
+pub fn cost_words(plan: &Plan, estimate: &CostEstimate) -> String {
+    let mut out = format!(
+        "cost        about {} on Fargate: {}",
+        cost::usd(estimate.usd),
+        cost::breakdown(estimate)
+    );
+    match plan.fargate.max_cost_usd {
+        Some(max) if estimate.usd > max => {
+            let _ = write!(out, "; ABOVE fargate.max_cost_usd {}", cost::usd(max));
+        }
+        Some(max) => {
+            let _ = write!(out, "; within fargate.max_cost_usd {}", cost::usd(max));
+        }
+        None => {}
+    }
+    out.push('\n');
+    for note in estimate
+        .assumptions
+        .iter()
+        .filter(|a| a.starts_with("no rates"))
+    {
+        let _ = writeln!(out, "            {note}");
+    }
     out
 }
 

@@ -21,7 +21,7 @@ mod tests;
 
 use std::path::Path;
 
-pub use describe::describe;
+pub use describe::{cost_words, describe, wants_cost};
 pub use diagnostic::ScenarioError;
 pub use schema::json_schema;
 

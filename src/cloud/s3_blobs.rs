@@ -1,0 +1,281 @@
+//! Run history in S3: [`history::Blobs`](crate::history::Blobs) over a bucket and key prefix.
+//! Only bytes and keys cross this boundary; what they mean is history.rs's business.
+//!
+//! The history traits are synchronous (they are called between the phases of a run, not during
+//! the load), while the SDK is async. The store owns a small tokio runtime with one worker
+//! thread and hands each call to it, waiting on a channel. Unlike `Runtime::block_on`, this
+//! neither panics when the caller is itself inside a runtime (the Fargate controller) nor
+//! needs one; and a connection pool used only on this runtime never outlives it. Dropping the
+//! store shuts the runtime down in the background, which is also allowed anywhere.
+
+use std::future::Future;
+use std::sync::mpsc;
+
+use aws_sdk_s3::primitives::ByteStream;
+
+use super::aws::{self, Aws};
+use crate::history::{Blobs, Children};
+use crate::{Error, Result};
+
+/// The key prefix of history in a stack's bucket (DESIGN.md, "Distributed run on Fargate").
+pub const HISTORY_PREFIX: &str = "history/";
+
+/// [`Blobs`] under `s3://<bucket>/<prefix>`.
+#[derive(Debug)]
+pub struct S3Blobs {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    /// Empty or ending in `/`.
+    prefix: String,
+    bridge: Bridge,
+}
+
+impl S3Blobs {
+    /// History in `bucket` under `prefix` (e.g. [`HISTORY_PREFIX`]), with `aws`'s credentials.
+    pub fn new(aws: &Aws, bucket: &str, prefix: &str) -> Result<S3Blobs> {
+        Ok(S3Blobs {
+            client: aws.s3(),
+            bucket: bucket.to_string(),
+            prefix: normalise(prefix),
+            bridge: Bridge::new()?,
+        })
+    }
+
+    /// `s3://bucket[/prefix]`, with AWS configuration from the standard chain; `region`
+    /// overrides it. Without a prefix, the stack's layout: `history/`.
+    pub fn from_url(url: &str, region: Option<&str>) -> Result<S3Blobs> {
+        let (bucket, prefix) = parse_url(url)?;
+        let bridge = Bridge::new()?;
+        let region = region.map(str::to_string);
+        let aws = bridge.run(async move { Aws::load(region.as_deref()).await })?;
+        Ok(S3Blobs {
+            client: aws.s3(),
+            bucket,
+            prefix,
+            bridge,
+        })
+    }
+
+    fn url(&self, key: &str) -> String {
+        format!("s3://{}/{}{key}", self.bucket, self.prefix)
+    }
+}
+
+impl Blobs for S3Blobs {
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        // A PUT replaces an object whole: readers see the old or the new one, never half.
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(format!("{}{key}", self.prefix))
+            .content_type("application/json")
+            .body(ByteStream::from(bytes.to_vec()));
+        let doing = format!("write {}", self.url(key));
+        self.bridge.run(async move {
+            request.send().await.map_err(|e| aws::error(doing, e))?;
+            Ok(())
+        })
+    }
+
+    fn get(&self, key: &str) -> Result<Vec<u8>> {
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(format!("{}{key}", self.prefix));
+        let doing = format!("read {}", self.url(key));
+        self.bridge.run(async move {
+            let object = request.send().await.map_err(|e| aws::error(&doing, e))?;
+            let body = object.body.collect().await.map_err(|e| {
+                Error::infra(
+                    format!("cannot {doing}: the download broke off: {e}"),
+                    "retry; check the network if it keeps failing".to_string(),
+                )
+            })?;
+            Ok(body.into_bytes().to_vec())
+        })
+    }
+
+    fn children(&self, dir: &str) -> Result<Children> {
+        let client = self.client.clone();
+        let bucket = self.bucket.clone();
+        let prefix = format!("{}{dir}", self.prefix);
+        let doing = format!("list {}", self.url(dir));
+        self.bridge.run(async move {
+            let mut children = Children::default();
+            let mut token = None;
+            // ListObjectsV2 returns at most 1,000 keys a page.
+            loop {
+                let page = client
+                    .list_objects_v2()
+                    .bucket(&bucket)
+                    .prefix(&prefix)
+                    .delimiter("/")
+                    .set_continuation_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| aws::error(&doing, e))?;
+                for object in page.contents() {
+                    if let Some(name) = object.key().and_then(|k| k.strip_prefix(&prefix)) {
+                        children.files.push(name.to_string());
+                    }
+                }
+                for common in page.common_prefixes() {
+                    let name = common
+                        .prefix()
+                        .and_then(|p| p.strip_prefix(&prefix))
+                        .and_then(|p| p.strip_suffix('/'));
+                    if let Some(name) = name.filter(|n| !n.is_empty()) {
+                        children.dirs.push(name.to_string());
+                    }
+                }
+                token = page.next_continuation_token().map(str::to_string);
+                if token.is_none() || page.is_truncated() != Some(true) {
+                    return Ok(children);
+                }
+            }
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("history s3://{}/{}", self.bucket, self.prefix)
+    }
+}
+
+/// `s3://bucket[/prefix]` -> (bucket, prefix ending in `/`). Invalid input (exit 2) when it is
+/// not an S3 URL a bucket could have.
+pub fn parse_url(url: &str) -> Result<(String, String)> {
+    let invalid = |why: &str| {
+        Error::input(format!(
+            "--history {url}: {why}; expected s3://BUCKET or s3://BUCKET/PREFIX, or a directory"
+        ))
+    };
+    let rest = url
+        .strip_prefix("s3://")
+        .ok_or_else(|| invalid("not an s3:// URL"))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    // S3's bucket naming rules: 3-63 lowercase letters, digits, dots and hyphens.
+    let valid_bucket = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+    if !valid_bucket {
+        return Err(invalid(&format!("`{bucket}` is not a valid bucket name")));
+    }
+    let prefix = prefix.trim_matches('/');
+    let prefix = if prefix.is_empty() {
+        HISTORY_PREFIX.to_string()
+    } else {
+        normalise(prefix)
+    };
+    Ok((bucket.to_string(), prefix))
+}
+
+/// `a/b` and `a/b/` -> `a/b/`; `` stays empty (the bucket's root).
+fn normalise(prefix: &str) -> String {
+    let trimmed = prefix.trim_matches('/');
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("{trimmed}/")
+    }
+}
+
+/// A runtime of its own for the async SDK behind a synchronous trait (see the module docs).
+#[derive(Debug)]
+struct Bridge {
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Bridge {
+    fn new() -> Result<Bridge> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("loadgate-s3-history")
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Error::infra(
+                    format!("cannot start the S3 history client: {e}"),
+                    "the system is out of threads or file descriptors; retry".to_string(),
+                )
+            })?;
+        Ok(Bridge {
+            runtime: Some(runtime),
+        })
+    }
+
+    /// Runs `future` on the bridge's runtime and waits for it, from any thread.
+    fn run<T, F>(&self, future: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T>> + Send + 'static,
+    {
+        let lost = || {
+            Error::infra(
+                "the S3 history client stopped before answering",
+                "retry; report it if it happens again".to_string(),
+            )
+        };
+        let runtime = self.runtime.as_ref().ok_or_else(lost)?;
+        let (tx, rx) = mpsc::sync_channel(1);
+        runtime.spawn(async move {
+            // The receiver waits for this; if it is gone there is no one left to tell.
+            let _ = tx.send(future.await);
+        });
+        rx.recv().map_err(|_| lost())?
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        // shutdown_background, unlike dropping the runtime, is allowed inside another runtime.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_a_bucket_and_a_prefix() {
+        let parsed = |u: &str| parse_url(u).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            parsed("s3://my-bucket"),
+            ("my-bucket".into(), "history/".into())
+        );
+        assert_eq!(
+            parsed("s3://my-bucket/"),
+            ("my-bucket".into(), "history/".into())
+        );
+        assert_eq!(
+            parsed("s3://my.bucket/team/perf/"),
+            ("my.bucket".into(), "team/perf/".into())
+        );
+        for bad in ["s3://", "s3://AB", "s3://Upper/x", "http://b/x", "s3://a_b"] {
+            let err = parse_url(bad).expect_err(bad);
+            assert_eq!(err.exit_code(), crate::error::EXIT_INVALID_INPUT, "{bad}");
+            assert!(err.to_string().contains("expected s3://BUCKET"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_bridge_answers_inside_and_outside_a_runtime_and_drops_anywhere() {
+        let bridge = Bridge::new().expect("runtime");
+        assert_eq!(bridge.run(async { Ok(41 + 1) }).expect("runs"), 42);
+        let outer = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("outer runtime");
+        // Inside another runtime, where Runtime::block_on would panic.
+        let inner = outer.block_on(async move {
+            let answer = bridge.run(async { Ok("inner") });
+            drop(bridge);
+            answer
+        });
+        assert_eq!(inner.expect("runs"), "inner");
+    }
+}
