@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod outputs;
 pub mod policy;
+pub mod stack;
 pub mod template;
 
 use crate::{Error, Result};
