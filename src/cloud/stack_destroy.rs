@@ -65,7 +65,23 @@ pub(crate) async fn destroy_with(
         .stack_name(&id)
         .send()
         .await
-        .map_err(|e| aws::error(format_args!("delete stack {name}"), e))?;
+        .map_err(|e| {
+            let dependency = aws::error_code(&e) == Some("DependencyViolation");
+            let err = aws::error(format_args!("delete stack {name}"), e);
+            if !dependency {
+                return err;
+            }
+            // Something outside the stack (an ENI, an endpoint, another security group) still
+            // uses one of its network resources.
+            Error::infra(
+                err,
+                format!(
+                    "the bucket and the repository are empty now; remove what still uses the \
+                     stack's network (see the message), then run `loadgate stack destroy \
+                     --stack-name {name}` again"
+                ),
+            )
+        })?;
     let settled = wait_until_settled(clients, name, &id, deadline).await?;
     if settled.status != "DELETE_COMPLETE" {
         let reason = settled.reason.as_deref().unwrap_or("no reason given");
