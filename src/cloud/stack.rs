@@ -2,8 +2,8 @@
 //! whatever state CloudFormation has it in, with a single DescribeStacks call when nothing changed.
 //!
 //! "Current" is known from DescribeStacks alone: the stack's tags record the template's sha256 and
-//! the loadgate version that deployed it, and its `Parameters` are compared with the `--param`s
-//! given. Parameters not given keep the stack's values (UsePreviousValue), so a `loadgate run`
+//! the loadgate version that deployed it, and its `Parameters` (which DescribeStacks returns too)
+//! are compared with the `--param`s given, so no parameter fingerprint is needed. Parameters not given keep the stack's values (UsePreviousValue), so a `loadgate run`
 //! never undoes a `stack deploy --param SubnetIds=...`.
 //!
 //! Decisions the issue left open:
@@ -36,10 +36,6 @@ pub use status::{status, StackReport};
 
 /// How long a deploy, update or delete may take by default (`--wait-timeout`).
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(30 * 60);
-
-/// Stack tag: the sorted `--param`s the stack was last deployed with, for people reading the tags
-/// (the comparison itself uses the stack's `Parameters`, which DescribeStacks returns as well).
-pub const TAG_PARAMETERS: &str = "loadgate:parameters";
 
 /// The loadgate version written to [`template::TAG_VERSION`].
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -371,28 +367,14 @@ impl<'a> Bootstrap<'a> {
         Ok(())
     }
 
+    /// CloudFormation copies stack tags to every resource, and S3 and ECS allow only letters,
+    /// digits, spaces and `+ - = . _ : / @` in tag values: so no parameter values here (a subnet
+    /// list has commas). Parameters are compared with the stack's `Parameters` instead.
     fn tags(&self) -> Vec<Tag> {
-        let mut sorted: Vec<String> = self
-            .params
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        sorted.sort();
-        // A tag value holds at most 256 characters; the parameters are informative only.
-        let mut parameters = sorted.join(" ");
-        if parameters.len() > 256 {
-            let mut cut = 253;
-            while !parameters.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            parameters.truncate(cut);
-            parameters.push_str("...");
-        }
         [
             (template::TAG_STACK, self.name.as_str()),
             (template::TAG_TEMPLATE_SHA256, template::sha256()),
             (template::TAG_VERSION, VERSION),
-            (TAG_PARAMETERS, parameters.as_str()),
         ]
         .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
