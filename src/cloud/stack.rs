@@ -294,6 +294,19 @@ impl<'a> Bootstrap<'a> {
                 note(&format!("stack {} is already current", self.name));
                 return Ok(false);
             }
+            let denied = aws::error_code(&e)
+                .is_some_and(|c| c.contains("AccessDenied") || c == "UnauthorizedOperation");
+            // Everyday CI runs hold the narrow run policy, which cannot update the stack: a new
+            // loadgate version must not fail every run until someone deploys.
+            if denied && self.mode == Mode::Run && self.outputs(stack, Action::Unchanged).is_ok() {
+                warn(&format!(
+                    "stack {} needs an update ({why}), but these credentials may not update it: \
+                     using the current stack; run `loadgate stack deploy --stack-name {}` with \
+                     the deploy role (`loadgate stack policy --deploy`)",
+                    self.name, self.name
+                ));
+                return Ok(false);
+            }
             return Err(aws::error(format_args!("update stack {}", self.name), e));
         }
         let settled =

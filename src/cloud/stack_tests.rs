@@ -270,6 +270,44 @@ async fn no_updates_to_be_performed_is_success() {
 }
 
 #[tokio::test]
+async fn a_run_without_the_right_to_update_uses_the_current_stack() {
+    let describe = mock!(Cfn::describe_stacks)
+        .then_output(|| found(stack(StackStatus::UpdateComplete, "0.0.1", "old-sha")));
+    let update = mock!(Cfn::update_stack).then_error(|| {
+        UpdateStackError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDenied")
+                .message("not authorized to perform: cloudformation:UpdateStack")
+                .build(),
+        )
+    });
+    let list = tasks(0);
+    let c = clients(&[&describe, &update], &[&list]);
+    let (outputs, _) = run(&c, &spec(), Mode::Run).await.expect("current stack");
+    assert_eq!(outputs.bucket, "lg-bucket");
+    assert_eq!(update.num_calls(), 1);
+    // `stack deploy` was asked to update: the denial is its error.
+    let err = run(&c, &spec(), Mode::Deploy).await.expect_err("denied");
+    assert_eq!(err.exit_code(), EXIT_INFRASTRUCTURE);
+    assert!(err.help().unwrap_or("").contains("stack policy"), "{err:?}");
+}
+
+#[test]
+fn an_event_line_has_elapsed_time_resource_status_and_reason() {
+    let e = event(
+        1_700_000_000,
+        "Bucket",
+        ResourceStatus::CreateFailed,
+        "Access Denied",
+    );
+    let line = wait::format_event(&e, Duration::from_millis(72_400));
+    assert_eq!(
+        line,
+        "  +1m 12s   22:13:20  Bucket (AWS::S3::Bucket)  CREATE_FAILED  Access Denied"
+    );
+}
+
+#[tokio::test]
 async fn a_changed_parameter_updates_and_keeps_the_others() {
     let describe = mock!(Cfn::describe_stacks)
         .sequence()

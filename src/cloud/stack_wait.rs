@@ -172,7 +172,7 @@ async fn events_since(
             .map_err(|_| ())?;
         for event in out.stack_events() {
             let old = match (event.timestamp(), since) {
-                (Some(t), Some(since)) => t.secs() < since.secs(),
+                (Some(t), Some(since)) => *t < since,
                 _ => false,
             };
             if old || event.event_id().is_some_and(|id| seen.contains(id)) {
