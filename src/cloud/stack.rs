@@ -15,7 +15,7 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudformation::types::{Capability, Parameter, Stack, Tag};
+use aws_sdk_cloudformation::types::{Capability, Stack, Tag};
 
 use super::aws::{self, Aws};
 use super::outputs::StackOutputs;
@@ -32,6 +32,11 @@ pub use destroy::{destroy, Destroyed};
 
 #[path = "stack_status.rs"]
 mod status;
+
+#[path = "stack_compare.rs"]
+mod compare;
+pub(crate) use compare::{changed_parameters, is_newer};
+use compare::{given, update_parameters};
 pub use status::{status, StackReport};
 
 /// How long a deploy, update or delete may take by default (`--wait-timeout`).
@@ -360,7 +365,16 @@ impl<'a> Bootstrap<'a> {
                 ));
                 announced = true;
             }
-            tokio::time::sleep(self.clients.poll.max(Duration::from_millis(1))).await;
+            tokio::select! {
+                _ = tokio::time::sleep(self.clients.poll.max(Duration::from_millis(1))) => {}
+                _ = tokio::signal::ctrl_c() => {
+                    return Err(Error::Cancelled(format!(
+                        "interrupted while waiting for the tasks running in stack {}: the stack \
+                         was not changed",
+                        self.name
+                    )));
+                }
+            }
         }
     }
 
@@ -535,83 +549,6 @@ pub(crate) fn output<'s>(stack: &'s Stack, key: &str) -> Option<&'s str> {
         .iter()
         .find(|o| o.output_key() == Some(key))
         .and_then(|o| o.output_value())
-}
-
-fn given((key, value): &(String, String)) -> Parameter {
-    Parameter::builder()
-        .parameter_key(key)
-        .parameter_value(value)
-        .build()
-}
-
-/// The given parameters whose value differs from the stack's. List values compare item by item,
-/// since CloudFormation may give `a,b` back for `a, b`.
-pub(crate) fn changed_parameters(stack: &Stack, params: &[(String, String)]) -> Vec<String> {
-    let normal = |v: &str| v.split(',').map(str::trim).collect::<Vec<_>>().join(",");
-    params
-        .iter()
-        .filter(|(key, value)| {
-            let current = stack
-                .parameters()
-                .iter()
-                .find(|p| p.parameter_key() == Some(key.as_str()))
-                .and_then(|p| p.parameter_value());
-            current.map(normal) != Some(normal(value))
-        })
-        .map(|(key, _)| key.clone())
-        .collect()
-}
-
-/// The given parameters, and every other one at the stack's current value: an update must not
-/// reset a `--param` that an earlier deploy set. The value is passed explicitly rather than as
-/// UsePreviousValue, which moto rejects for parameters that were defaulted at creation; only a
-/// NoEcho value (shown masked) needs UsePreviousValue. Parameters new in this template get their
-/// defaults.
-fn update_parameters(stack: &Stack, params: &[(String, String)]) -> Result<Vec<Parameter>> {
-    let mut all: Vec<Parameter> = params.iter().map(given).collect();
-    for declared in template::declared_parameters()? {
-        let name = declared.name.as_str();
-        if params.iter().any(|(k, _)| k == name) {
-            continue;
-        }
-        let current = stack
-            .parameters()
-            .iter()
-            .find(|p| p.parameter_key() == Some(name));
-        let Some(current) = current else { continue };
-        let previous = Parameter::builder().parameter_key(name);
-        all.push(match current.parameter_value() {
-            Some(value) if value != "****" => previous.parameter_value(value).build(),
-            _ => previous.use_previous_value(true).build(),
-        });
-    }
-    Ok(all)
-}
-
-/// `a` is a later version than `b` (`major.minor.patch`, a pre-release before its release).
-/// Unparsable versions count as older, so a hand-edited tag never blocks updates.
-pub(crate) fn is_newer(a: &str, b: &str) -> bool {
-    match (parse_version(a), parse_version(b)) {
-        (Some(a), Some(b)) => a > b,
-        _ => false,
-    }
-}
-
-/// (major, minor, patch, is-release, pre-release): ordered as semver orders them, except that
-/// pre-release identifiers compare as text.
-fn parse_version(v: &str) -> Option<(u64, u64, u64, bool, String)> {
-    let v = v.trim().trim_start_matches('v');
-    let v = v.split('+').next().unwrap_or(v);
-    let (core, pre) = match v.split_once('-') {
-        Some((core, pre)) => (core, pre.to_string()),
-        None => (v, String::new()),
-    };
-    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
-    let version = (parts.next()??, parts.next()??, parts.next()??);
-    if parts.next().is_some() {
-        return None;
-    }
-    Some((version.0, version.1, version.2, pre.is_empty(), pre))
 }
 
 pub(crate) fn note(message: &str) {
