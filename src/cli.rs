@@ -62,7 +62,7 @@ pub enum Command {
         #[arg(long, value_name = "DURATION")]
         hold_for: Option<String>,
     },
-    /// The AWS stack distributed runs use: deploy, status, destroy, and the IAM policies it needs
+    /// The AWS stack of distributed runs: deploy, status, destroy, IAM policies
     Stack(StackArgs),
 }
 
