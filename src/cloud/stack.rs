@@ -135,7 +135,11 @@ const MAX_ROUNDS: usize = 8;
 pub(crate) struct Bootstrap<'a> {
     clients: &'a Clients,
     name: String,
+    /// The `--param`s given: what an update compares and sets.
     params: Vec<(String, String)>,
+    /// What a create sets: the given ones plus the repository named after the stack. An update
+    /// leaves that default alone, so a stack deployed with its own `RepositoryName` keeps it.
+    create_params: Vec<(String, String)>,
     deadline: Instant,
     wait: Duration,
     mode: Mode,
@@ -143,11 +147,13 @@ pub(crate) struct Bootstrap<'a> {
 
 impl<'a> Bootstrap<'a> {
     pub fn new(clients: &'a Clients, spec: &StackSpec, mode: Mode) -> Result<Bootstrap<'a>> {
-        let params = template::stack_parameters(&spec.name, &spec.params)?;
+        let create_params = template::stack_parameters(&spec.name, &spec.params)?;
+        let params = template::parameters(&spec.params)?;
         Ok(Bootstrap {
             clients,
             name: spec.name.clone(),
             params,
+            create_params,
             deadline: Instant::now() + spec.wait,
             wait: spec.wait,
             mode,
@@ -223,7 +229,7 @@ impl<'a> Bootstrap<'a> {
             .stack_name(&self.name)
             .template_body(template::TEMPLATE)
             .capabilities(Capability::CapabilityIam)
-            .set_parameters(Some(self.params.iter().map(given).collect()))
+            .set_parameters(Some(self.create_params.iter().map(given).collect()))
             .set_tags(Some(self.tags()))
             .send()
             .await;

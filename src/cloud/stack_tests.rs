@@ -308,6 +308,23 @@ fn an_event_line_has_elapsed_time_resource_status_and_reason() {
 }
 
 #[tokio::test]
+async fn a_run_without_params_never_resets_an_own_repository_name() {
+    let describe = mock!(Cfn::describe_stacks).then_output(|| {
+        let mut s = current(StackStatus::UpdateComplete);
+        s.parameters = Some(vec![Parameter::builder()
+            .parameter_key("RepositoryName")
+            .parameter_value("team/loadgate")
+            .build()]);
+        found(s)
+    });
+    let update = update_ok();
+    let c = clients(&[&describe, &update], &[]);
+    let (_, action) = run(&c, &spec(), Mode::Run).await.expect("ensure");
+    assert_eq!(action, Action::Unchanged);
+    assert_eq!(update.num_calls(), 0);
+}
+
+#[tokio::test]
 async fn a_changed_parameter_updates_and_keeps_the_others() {
     let describe = mock!(Cfn::describe_stacks)
         .sequence()
