@@ -176,7 +176,7 @@ impl<'a> Bootstrap<'a> {
                 }
                 "UPDATE_ROLLBACK_COMPLETE" => {
                     let failed = self.failed_update(&stack).await;
-                    if self.mode == Mode::Run || action == Action::Updated {
+                    if self.mode == Mode::Run {
                         warn(&format!(
                             "stack {} is usable but its last update failed and was rolled back \
                              ({failed}); run `loadgate stack deploy --stack-name {}` to retry it",
