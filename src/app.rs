@@ -33,7 +33,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Err(e) => {
             let mut err = std::io::stderr().lock();
             match &e {
-                Error::Input(message) => {
+                Error::Input(message) | Error::Cancelled(message) => {
                     let _ = writeln!(err, "{}", message.trim_end());
                 }
                 Error::Infrastructure { message, help } => {
@@ -99,6 +99,80 @@ fn dispatch(command: Command) -> Result<i32> {
 
 fn stack_command(args: StackArgs) -> Result<i32> {
     match args.command {
+        StackCommand::Deploy(deploy) => {
+            let spec = cloud::stack::StackSpec {
+                name: args.stack_name,
+                params: deploy.params,
+                wait: deploy.wait.wait_timeout,
+            };
+            // Before any AWS call: a bad --param is exit 2 without credentials.
+            cloud::template::stack_parameters(&spec.name, &spec.params)?;
+            let (outputs, action) = block_on_aws(async {
+                let aws = cloud::aws::Aws::load(args.region.as_deref()).await?;
+                cloud::stack::deploy(&aws, &spec).await
+            })?;
+            let done = match action {
+                cloud::stack::Action::Created => "created".to_string(),
+                cloud::stack::Action::Updated => "updated".to_string(),
+                cloud::stack::Action::Unchanged => "up to date".to_string(),
+                cloud::stack::Action::Kept(why) => format!("left as it is ({why})"),
+            };
+            let _ = writeln!(
+                std::io::stdout(),
+                "stack {} {done}: cluster {}, bucket {}, repository {}",
+                outputs.stack_name,
+                outputs.cluster_name,
+                outputs.bucket,
+                outputs.repository_uri
+            );
+            Ok(EXIT_PASSED)
+        }
+        StackCommand::Status => {
+            cloud::validate_stack_name(&args.stack_name)?;
+            let report = block_on_aws(async {
+                let aws = cloud::aws::Aws::load(args.region.as_deref()).await?;
+                cloud::stack::status(&aws, &args.stack_name).await
+            })?;
+            let mut out = std::io::stdout().lock();
+            match report {
+                Some(report) => {
+                    let _ = write!(out, "{report}");
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "stack {} does not exist (`loadgate stack deploy` creates it; so does the \
+                         first `loadgate run --executor fargate`)",
+                        args.stack_name
+                    );
+                }
+            }
+            Ok(EXIT_PASSED)
+        }
+        StackCommand::Destroy(destroy) => {
+            cloud::validate_stack_name(&args.stack_name)?;
+            if !destroy.yes {
+                confirm_destroy(&args.stack_name)?;
+            }
+            let destroyed = block_on_aws(async {
+                let aws = cloud::aws::Aws::load(args.region.as_deref()).await?;
+                cloud::stack::destroy(&aws, &args.stack_name, destroy.wait.wait_timeout).await
+            })?;
+            let text = match destroyed {
+                cloud::stack::Destroyed::Absent => {
+                    format!(
+                        "stack {} does not exist: nothing to destroy",
+                        args.stack_name
+                    )
+                }
+                cloud::stack::Destroyed::Deleted { objects, images } => format!(
+                    "stack {} deleted ({objects} object(s) and {images} image(s) removed first)",
+                    args.stack_name
+                ),
+            };
+            let _ = writeln!(std::io::stdout(), "{text}");
+            Ok(EXIT_PASSED)
+        }
         StackCommand::Policy(policy) => {
             let scope = cloud::policy::Scope::new(
                 &args.stack_name,
@@ -118,6 +192,38 @@ fn stack_command(args: StackArgs) -> Result<i32> {
             let _ = std::io::stdout().write_all(cloud::policy::render(&document).as_bytes());
             Ok(EXIT_PASSED)
         }
+    }
+}
+
+/// The stack commands' AWS calls run on one current-thread runtime: they are sequential.
+fn block_on_aws<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::infra(format!("cannot start the async runtime: {e}"), None))?
+        .block_on(future)
+}
+
+/// `stack destroy` deletes run files and history: a person types the stack name to confirm, and a
+/// script must say `--yes`.
+fn confirm_destroy(stack: &str) -> Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::input(format!(
+            "`loadgate stack destroy` deletes stack {stack} with every run file, result history \
+             and worker image in it; stdin is not a terminal, so pass --yes to confirm"
+        )));
+    }
+    eprint!(
+        "This deletes stack {stack} with every run file, result history and worker image in it.\n\
+         Type the stack name to confirm: "
+    );
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    if answer.trim() == stack {
+        Ok(())
+    } else {
+        Err(Error::input("not confirmed: nothing was deleted"))
     }
 }
 

@@ -67,7 +67,7 @@ pub enum Command {
         #[arg(long, value_name = "DURATION")]
         hold_for: Option<String>,
     },
-    /// The AWS stack distributed runs use: print the IAM policies it needs
+    /// The AWS stack of distributed runs: deploy, status, destroy, IAM policies
     Stack(StackArgs),
 }
 
@@ -157,8 +157,49 @@ pub struct StackArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum StackCommand {
+    /// Create the stack, or update it to this loadgate's template and the given parameters
+    Deploy(DeployArgs),
+    /// Show the stack's state, outputs, version, and the tasks running in it
+    Status,
+    /// Empty the stack's bucket and image repository, then delete the stack
+    Destroy(DestroyArgs),
     /// Print the IAM policy to deploy the stack (--deploy) or to run against it (--run)
     Policy(PolicyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// A template parameter, e.g. SubnetIds=subnet-1,subnet-2 (repeatable); parameters not given
+    /// keep the stack's current values
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = crate::cloud::template::parse_param)]
+    pub params: Vec<(String, String)>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// Do not ask for confirmation (required when stdin is not a terminal)
+    #[arg(long, short)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// How long to wait for CloudFormation, e.g. 45m
+    #[arg(long, default_value = "30m", env = "LOADGATE_WAIT_TIMEOUT", value_name = "DURATION",
+          value_parser = wait_timeout)]
+    pub wait_timeout: std::time::Duration,
+}
+
+fn wait_timeout(s: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(s.trim()) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("the wait timeout must be more than 0".to_string()),
+        Err(e) => Err(format!("`{s}` is not a duration such as 30m: {e}")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,10 @@ pub enum Error {
         /// What the user can do about it.
         help: Option<String>,
     },
+    /// Ctrl-C (SIGINT) while waiting on something outside loadgate: the message says what state
+    /// it was left in.
+    #[error("{0}")]
+    Cancelled(String),
 }
 
 impl Error {
@@ -40,13 +44,14 @@ impl Error {
         match self {
             Error::Input(_) => EXIT_INVALID_INPUT,
             Error::Infrastructure { .. } => EXIT_INFRASTRUCTURE,
+            Error::Cancelled(_) => EXIT_CANCELLED,
         }
     }
 
     pub fn help(&self) -> Option<&str> {
         match self {
             Error::Infrastructure { help, .. } => help.as_deref(),
-            Error::Input(_) => None,
+            Error::Input(_) | Error::Cancelled(_) => None,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod outputs;
 pub mod policy;
 pub mod s3_blobs;
+pub mod stack;
 pub mod template;
 
 use crate::{Error, Result};
