@@ -10,8 +10,10 @@
 //! connection is idle ([`H1Conn::park`]). https keeps hyper over rustls (see `client.rs`).
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::time::Instant;
 
+use tokio::io::Interest;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -57,9 +59,15 @@ fn invalid(message: impl Into<String>) -> io::Error {
 /// Parses a response head at the start of `buf`: `Ok(None)` when more bytes are needed.
 /// `head_request`: the request was HEAD, so the response has no body whatever it says.
 pub(crate) fn parse_head(buf: &[u8], head_request: bool) -> io::Result<Option<Head>> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut headers);
-    let len = match response.parse(buf) {
+    // Uninitialised: zeroing 100 headers would cost more than parsing nginx's five.
+    let mut headers = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut response,
+        buf,
+        &mut headers,
+    );
+    let len = match parsed {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => {
             return Err(invalid(format!(
@@ -84,17 +92,19 @@ pub(crate) fn parse_head(buf: &[u8], head_request: bool) -> io::Result<Option<He
     let mut close = false;
     let mut keep_alive = false;
     for h in response.headers.iter() {
-        if h.name.eq_ignore_ascii_case("content-length") {
+        // The length first: most headers are none of the three, and that ends it.
+        let is = |name: &str| h.name.len() == name.len() && h.name.eq_ignore_ascii_case(name);
+        if is("content-length") {
             let n = parse_length(h.value)?;
             if length.is_some_and(|l| l != n) {
                 return Err(invalid("conflicting Content-Length headers"));
             }
             length = Some(n);
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+        } else if is("transfer-encoding") {
             transfer_encoding = true;
             // Chunked must be the last coding; whatever else is there only the close can end.
             chunked = last_token(h.value).is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"));
-        } else if h.name.eq_ignore_ascii_case("connection") {
+        } else if is("connection") {
             for token in h.value.split(|&b| b == b',') {
                 let token = token.trim_ascii();
                 close |= token.eq_ignore_ascii_case(b"close");
@@ -196,6 +206,26 @@ fn closed_early() -> io::Error {
     )
 }
 
+/// A byte stream a connection runs on: a `TcpStream`, or a test's script.
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin {
+    /// A read just left the socket empty. tokio forgets a socket's readiness only when a read
+    /// fails with `WouldBlock`, so the next request's first read would be a wasted syscall that
+    /// finds nothing (the answer cannot be there before the request went out). wrk, on
+    /// level-triggered epoll, does not make it either.
+    fn drained(&self) {}
+}
+
+impl Stream for TcpStream {
+    fn drained(&self) {
+        // Clears the readable state only as of the readiness event last seen (tokio compares
+        // its tick), never a close (final states are kept), and costs no syscall: data that
+        // arrives later raises a new edge-triggered event.
+        let _ = self.try_io(Interest::READABLE, || {
+            Err::<(), _>(io::ErrorKind::WouldBlock.into())
+        });
+    }
+}
+
 /// A plain-http keep-alive connection (generic for the tests' scripted streams).
 pub(crate) struct H1Conn<S = TcpStream> {
     stream: S,
@@ -204,7 +234,7 @@ pub(crate) struct H1Conn<S = TcpStream> {
     closed: bool,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
+impl<S: Stream> H1Conn<S> {
     pub fn new(stream: S) -> H1Conn<S> {
         H1Conn {
             stream,
@@ -247,6 +277,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
             self.buf.reserve_exact(INITIAL_BUF);
         }
         let mut first_byte = None;
+        // The last read left the socket empty (it did not fill the buffer).
+        let mut drained = false;
         let mut received = 0u64;
         let head = loop {
             if let Some(head) =
@@ -283,6 +315,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
                     answered: first_byte.is_some(),
                 });
             }
+            drained = self.buf.len() < self.buf.capacity();
             first_byte.get_or_insert_with(Instant::now);
         };
         let first_byte = first_byte.unwrap_or_else(Instant::now);
@@ -322,6 +355,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
                 body.finish().map_err(ExchangeError::after_answer)?;
                 break;
             }
+            drained = self.buf.len() < self.buf.capacity();
         }
         self.buf.clear();
         if self.buf.capacity() > MAX_HEAD {
@@ -331,6 +365,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
         // Bytes after the response were not asked for: the connection's framing is lost.
         let close = head.close || leftover;
         self.closed = close;
+        if drained && !close {
+            self.stream.drained();
+        }
         Ok(Response {
             status: head.status,
             http10: head.http10,
