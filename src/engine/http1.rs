@@ -93,7 +93,7 @@ pub(crate) fn parse_head(buf: &[u8], head_request: bool) -> io::Result<Option<He
     let mut keep_alive = false;
     for h in response.headers.iter() {
         // The length first: most headers are none of the three, and that ends it.
-        let is = |name: &str| h.name.len() == name.len() && h.name.eq_ignore_ascii_case(name);
+        let is = |name: &str| h.name.len() == name.len() && lower_eq(h.name.as_bytes(), name);
         if is("content-length") {
             let n = parse_length(h.value)?;
             if length.is_some_and(|l| l != n) {
@@ -131,6 +131,15 @@ pub(crate) fn parse_head(buf: &[u8], head_request: bool) -> io::Result<Option<He
         framing,
         len,
     }))
+}
+
+/// `name` (a valid token, as httparse checked) equals `lower` (lower-case letters and `-`) but
+/// for case. Setting bit 5 lower-cases a letter and maps no other token byte to a letter or `-`,
+/// and unlike `eq_ignore_ascii_case` this vectorises.
+fn lower_eq(name: &[u8], lower: &str) -> bool {
+    name.iter()
+        .zip(lower.as_bytes())
+        .all(|(a, b)| a | 0x20 == *b)
 }
 
 fn parse_length(value: &[u8]) -> io::Result<u64> {

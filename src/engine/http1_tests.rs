@@ -328,6 +328,13 @@ fn parse_head_reads_framing() {
         parse_head(b"HTTP/1.1 200 OK\r\nContent-Len", false).unwrap(),
         None
     );
+    // Names match whatever their case, and only whole.
+    let h = head(b"HTTP/1.1 200 OK\r\nCONTENT-LENGTH: 3\r\ncOnNeCtIoN: Close\r\n\r\n");
+    assert_eq!((h.framing, h.close), (Framing::Length(3), true));
+    let h = head(b"HTTP/1.1 200 OK\r\nContent-Lengthy: 3\r\nConnectio: close\r\n\r\n");
+    assert_eq!((h.framing, h.close), (Framing::UntilClose, true));
+    let h = head(b"HTTP/1.1 200 OK\r\nX-Connection: close\r\nContent-Length: 1\r\n\r\n");
+    assert!(!h.close);
 }
 
 #[test]
