@@ -13,7 +13,6 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::time::Instant;
 
-use tokio::io::Interest;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -215,26 +214,6 @@ fn closed_early() -> io::Error {
     )
 }
 
-/// A byte stream a connection runs on: a `TcpStream`, or a test's script.
-pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin {
-    /// A read just left the socket empty. tokio forgets a socket's readiness only when a read
-    /// fails with `WouldBlock`, so the next request's first read would be a wasted syscall that
-    /// finds nothing (the answer cannot be there before the request went out). wrk, on
-    /// level-triggered epoll, does not make it either.
-    fn drained(&self) {}
-}
-
-impl Stream for TcpStream {
-    fn drained(&self) {
-        // Clears the readable state only as of the readiness event last seen (tokio compares
-        // its tick), never a close (final states are kept), and costs no syscall: data that
-        // arrives later raises a new edge-triggered event.
-        let _ = self.try_io(Interest::READABLE, || {
-            Err::<(), _>(io::ErrorKind::WouldBlock.into())
-        });
-    }
-}
-
 /// A plain-http keep-alive connection (generic for the tests' scripted streams).
 pub(crate) struct H1Conn<S = TcpStream> {
     stream: S,
@@ -243,7 +222,7 @@ pub(crate) struct H1Conn<S = TcpStream> {
     closed: bool,
 }
 
-impl<S: Stream> H1Conn<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
     pub fn new(stream: S) -> H1Conn<S> {
         H1Conn {
             stream,
@@ -286,8 +265,6 @@ impl<S: Stream> H1Conn<S> {
             self.buf.reserve_exact(INITIAL_BUF);
         }
         let mut first_byte = None;
-        // The last read left the socket empty (it did not fill the buffer).
-        let mut drained = false;
         let mut received = 0u64;
         let head = loop {
             if let Some(head) =
@@ -324,7 +301,6 @@ impl<S: Stream> H1Conn<S> {
                     answered: first_byte.is_some(),
                 });
             }
-            drained = self.buf.len() < self.buf.capacity();
             first_byte.get_or_insert_with(Instant::now);
         };
         let first_byte = first_byte.unwrap_or_else(Instant::now);
@@ -364,7 +340,6 @@ impl<S: Stream> H1Conn<S> {
                 body.finish().map_err(ExchangeError::after_answer)?;
                 break;
             }
-            drained = self.buf.len() < self.buf.capacity();
         }
         self.buf.clear();
         if self.buf.capacity() > MAX_HEAD {
@@ -374,9 +349,6 @@ impl<S: Stream> H1Conn<S> {
         // Bytes after the response were not asked for: the connection's framing is lost.
         let close = head.close || leftover;
         self.closed = close;
-        if drained && !close {
-            self.stream.drained();
-        }
         Ok(Response {
             status: head.status,
             http10: head.http10,

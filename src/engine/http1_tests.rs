@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use proptest::prelude::*;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::http1::{parse_head, ExchangeError, Framing, H1Conn, Response, Stream, MAX_HEAD};
+use super::http1::{parse_head, ExchangeError, Framing, H1Conn, Response, MAX_HEAD};
 use super::http1_body::Body;
 
 /// A server's side of a connection as a script: each read returns (at most) the next piece, then
@@ -50,8 +50,6 @@ impl AsyncRead for Script {
         Poll::Ready(Ok(()))
     }
 }
-
-impl Stream for Script {}
 
 impl AsyncWrite for Script {
     fn poll_write(
