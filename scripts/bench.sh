@@ -2,6 +2,7 @@
 # loadgate against wrk on loopback: client CPU per request, memory, stall accuracy, pacing.
 #
 #   scripts/bench.sh [throughput|memory|stall|pacing|all]      (default: all)
+#   scripts/bench.sh instructions    (callgrind: engine instructions per request; not in `all`)
 #
 # Starts its own nginx (one worker, pinned to core BENCH_SERVER_CPU) on 127.0.0.1 and runs each
 # client pinned to core BENCH_CLIENT_CPU under GNU time (user+sys CPU, peak RSS). Installs nginx,
@@ -28,11 +29,11 @@ set -euo pipefail
 # EPOCHREALTIME and the figures handed to python must use a decimal point.
 export LC_ALL=C
 
-usage() { sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; }
 
 MODE=${1:-all}
 case $MODE in
-    throughput | memory | stall | pacing | all) ;;
+    throughput | memory | stall | pacing | instructions | all) ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
 esac
@@ -359,6 +360,33 @@ bench_pacing() {
     new_mode pacing
     loadgate_run pacing 1 "$(open_model "$PACING_RATE" "$PACING_DURATION")"
     summarize pacing "{\"rate\":$PACING_RATE,\"duration_s\":$PACING_DURATION}"
+}
+
+# Instruction counts do not depend on what else the machine runs: the one figure of this script
+# that a busy machine measures as well as a quiet one. The engine thread only (run_thread), via the
+# library's measurement harness (src/engine/bench.rs), BENCH_CONNECTIONS connections for 4 s.
+bench_instructions() {
+    new_mode instructions
+    command -v valgrind >/dev/null || die "valgrind not found (apt-get install valgrind)"
+    local bin out
+    bin=$(cargo test --release --lib --no-run 2>&1 | grep -oE 'target/release/deps/loadgate-[0-9a-f]+' | tail -n1)
+    [[ -n $bin && -x $bin ]] || die "could not build the library's test binary"
+    out=$TMP/callgrind.out
+    LOADGATE_BENCH_URL="http://127.0.0.1:$PORT/" LOADGATE_BENCH_CONNS=$CONNS LOADGATE_BENCH_SECS=4 \
+        taskset -c "$CLIENT_CPU" valgrind --tool=callgrind --toggle-collect='*run_thread*' \
+        --callgrind-out-file="$out" "$bin" engine::bench::bench --ignored --exact --nocapture \
+        >"$TMP/instructions.out" 2>"$TMP/instructions.err" || {
+        tail -n 20 "$TMP/instructions.err" >&2
+        die "callgrind run failed"
+    }
+    local requests instructions
+    requests=$(grep -oE 'requests [0-9]+' "$TMP/instructions.out" | head -n1 | cut -d' ' -f2)
+    instructions=$(grep -E '^(summary|totals):' "$out" | head -n1 | awk '{print $2}')
+    [[ -n $requests && -n $instructions && $requests -gt 0 ]] || die "no figures in the callgrind run"
+    echo "engine instructions per request: $((instructions / requests)) ($instructions over $requests requests, $CONNS connections)"
+    echo "profile: callgrind_annotate --inclusive=yes $out   (BENCH_KEEP=1 keeps it)"
+    printf '{"mode":"instructions","connections":%d,"requests":%d,"instructions":%d,"per_request":%d}\n' \
+        "$CONNS" "$requests" "$instructions" "$((instructions / requests))" >"$OUT/bench-instructions.json"
 }
 
 # --- main ----------------------------------------------------------------------------------------

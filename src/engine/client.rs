@@ -10,6 +10,7 @@ use std::task::Poll;
 use std::time::Instant;
 
 use bytes::Bytes;
+use http::header::TRANSFER_ENCODING;
 use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST};
 use http::{HeaderMap, Method, Request, Uri};
 use http_body_util::Full;
@@ -22,6 +23,7 @@ use url::{Host, Url};
 
 use crate::plan::RequestPlan;
 
+use super::http1::H1Conn;
 use super::EngineError;
 
 pub(crate) type Body = Full<Bytes>;
@@ -36,6 +38,11 @@ pub(crate) struct Prepared {
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
+    /// Request line, headers and body as they go on the wire: what a plain-http connection
+    /// writes, in one piece.
+    pub wire: Bytes,
+    /// A HEAD request: its response has no body whatever its headers say.
+    pub head: bool,
     /// Request line, headers and body as they go on the wire.
     pub bytes_sent: u64,
 }
@@ -171,28 +178,57 @@ pub(crate) fn prepare(
                 .map_err(|_| invalid(format!("host {authority:?}")))?;
             headers.insert(HOST, value);
         }
-        if !body.is_empty() && !headers.contains_key(CONTENT_LENGTH) {
-            // hyper would add it anyway; adding it here makes the byte count below exact.
+        if headers.contains_key(TRANSFER_ENCODING) {
+            // The body is sent as given, with its length: a framing header of the scenario's
+            // own would contradict it.
+            return Err(invalid(
+                "a Transfer-Encoding header (the body is sent with its length)".to_string(),
+            ));
+        }
+        if (!body.is_empty() || expects_body(&method)) && !headers.contains_key(CONTENT_LENGTH) {
+            // hyper would add it anyway; adding it here makes the byte count below exact, and
+            // servers may refuse a POST without it (411).
             headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
         }
-        let bytes_sent = wire_size(&method, &target, &headers, body.len());
+        let wire = serialize(&method, &target, &headers, &body);
         prepared.push(Prepared {
             label: r.label,
             origin,
+            head: method == Method::HEAD,
             method,
             uri,
             headers,
             body,
-            bytes_sent,
+            bytes_sent: wire.len() as u64,
+            wire,
         });
     }
     Ok((prepared, origins))
 }
 
-/// `METHOD SP target SP HTTP/1.1 CRLF`, `name: value CRLF` each, CRLF, body.
-fn wire_size(method: &Method, target: &str, headers: &HeaderMap, body: usize) -> u64 {
+/// Methods whose requests carry a body by definition: they say its length even when it is empty.
+fn expects_body(method: &Method) -> bool {
+    *method == Method::POST || *method == Method::PUT || *method == Method::PATCH
+}
+
+/// `METHOD SP target SP HTTP/1.1 CRLF`, `name: value CRLF` each, CRLF, body: the request as
+/// hyper writes it (lower-case names, in the map's order).
+fn serialize(method: &Method, target: &str, headers: &HeaderMap, body: &[u8]) -> Bytes {
     let line = method.as_str().len() + 1 + target.len() + 1 + "HTTP/1.1\r\n".len();
-    (line + header_size(headers) + 2 + body) as u64
+    let mut wire = Vec::with_capacity(line + header_size(headers) + 2 + body.len());
+    wire.extend_from_slice(method.as_str().as_bytes());
+    wire.push(b' ');
+    wire.extend_from_slice(target.as_bytes());
+    wire.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in headers {
+        wire.extend_from_slice(name.as_str().as_bytes());
+        wire.extend_from_slice(b": ");
+        wire.extend_from_slice(value.as_bytes());
+        wire.extend_from_slice(b"\r\n");
+    }
+    wire.extend_from_slice(b"\r\n");
+    wire.extend_from_slice(body);
+    Bytes::from(wire)
 }
 
 /// Bytes of a header block on the wire, without the empty line that ends it.
@@ -207,16 +243,40 @@ pub(crate) fn header_size(headers: &HeaderMap) -> usize {
 /// hyper's connection future: reads and writes the socket when polled.
 pub(crate) type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>>>>;
 
-/// A keep-alive HTTP/1.1 connection. Its I/O is driven by the task that uses it (see
+/// A keep-alive connection: plain http on the purpose-built client ([`H1Conn`]), https on hyper
+/// over rustls.
+pub(crate) enum Conn {
+    Plain(H1Conn),
+    Tls(HyperConn),
+}
+
+impl Conn {
+    /// Whether the connection is known to be unusable.
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Conn::Plain(c) => c.is_closed(),
+            Conn::Tls(c) => c.is_closed(),
+        }
+    }
+
+    /// Gives back what only a busy connection needs; called when it goes idle.
+    pub fn park(&mut self) {
+        if let Conn::Plain(c) = self {
+            c.park();
+        }
+    }
+}
+
+/// A keep-alive HTTP/1.1 connection on hyper. Its I/O is driven by the task that uses it (see
 /// [`drive`]) rather than by a task of its own: one task and no cross-task wake-up per
 /// request, and an idle connection costs no task at all.
-pub(crate) struct Conn {
+pub(crate) struct HyperConn {
     sender: SendRequest<Body>,
     /// None once hyper's connection future has completed (closed or failed).
     driver: Option<Driver>,
 }
 
-impl Conn {
+impl HyperConn {
     /// Whether the connection is known to be unusable. A close that happened while nobody polled
     /// is found at the next send: hyper hands the unsent request back (see `try_send_request`).
     pub fn is_closed(&self) -> bool {
@@ -262,8 +322,8 @@ pub(crate) enum ConnectError {
     Io(hyper::Error),
 }
 
-/// Opens a connection: TCP (TCP_NODELAY), TLS when https, then hyper's HTTP/1.1 handshake (which
-/// sends nothing). The caller bounds it with the request's timeout.
+/// Opens a connection: TCP (TCP_NODELAY), then for https TLS and hyper's HTTP/1.1 handshake
+/// (which sends nothing). The caller bounds it with the request's timeout.
 pub(crate) async fn connect(
     origin: &Origin,
     tls: Option<&TlsConnector>,
@@ -282,7 +342,7 @@ pub(crate) async fn connect(
                 .map_err(ConnectError::Tls)?;
             handshake(TokioIo::new(stream)).await
         }
-        _ => handshake(TokioIo::new(tcp)).await,
+        _ => Ok(Conn::Plain(H1Conn::new(tcp))),
     }
 }
 
@@ -291,10 +351,10 @@ where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
 {
     let (sender, connection) = http1::handshake(io).await.map_err(ConnectError::Io)?;
-    Ok(Conn {
+    Ok(Conn::Tls(HyperConn {
         sender,
         driver: Some(Box::pin(connection)),
-    })
+    }))
 }
 
 /// Microseconds from `from` to `to`, 0 if `to` is earlier.
@@ -334,6 +394,11 @@ mod tests {
         // "POST /a?b=1 HTTP/1.1\r\n" + "x-key: v\r\n" + "host: 127.0.0.1:8080\r\n"
         // + "content-length: 3\r\n" + "\r\n" + "xyz"
         assert_eq!(p[0].bytes_sent, 22 + 10 + 22 + 19 + 2 + 3);
+        assert_eq!(
+            &p[0].wire[..],
+            b"POST /a?b=1 HTTP/1.1\r\nx-key: v\r\nhost: 127.0.0.1:8080\r\ncontent-length: 3\r\n\r\nxyz"
+        );
+        assert!(!p[0].head);
         assert_eq!(origins.len(), 1);
         assert_eq!(origins[0].port, 8080);
     }
@@ -367,5 +432,25 @@ mod tests {
         bad.headers = vec![("x".to_string(), "a\nb".to_string())];
         let err = prepare_one_label(&[bad]).err().unwrap().to_string();
         assert!(!err.contains("a\nb"), "{err}");
+    }
+
+    #[test]
+    fn a_bodyless_post_says_its_length_and_a_head_is_marked() {
+        let (p, _) = prepare_one_label(&[plan("http://h/", None)]).unwrap();
+        assert!(p[0].wire.ends_with(b"content-length: 0\r\n\r\n"));
+        assert_eq!(p[0].bytes_sent, p[0].wire.len() as u64);
+        let mut head = plan("http://h/", None);
+        head.method = "HEAD".to_string();
+        let (p, _) = prepare_one_label(&[head]).unwrap();
+        assert!(p[0].head);
+        assert!(p[0].wire.starts_with(b"HEAD / HTTP/1.1\r\n"));
+        assert!(!p[0].wire.windows(14).any(|w| w == b"content-length"));
+    }
+
+    #[test]
+    fn a_scenario_transfer_encoding_is_refused() {
+        let mut bad = plan("http://h/", Some("x"));
+        bad.headers = vec![("Transfer-Encoding".to_string(), "chunked".to_string())];
+        assert!(prepare_one_label(&[bad]).is_err());
     }
 }

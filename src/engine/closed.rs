@@ -43,6 +43,10 @@ async fn user(ctx: Rc<Ctx>, begin: Instant, think_time: Duration) {
                 if wake >= ctx.deadline {
                     break 'run;
                 }
+                // Idle until then: its read buffer is not needed.
+                if let Some(conn) = conns[ctx.requests[index].origin].as_mut() {
+                    conn.park();
+                }
                 tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
             }
         }

@@ -7,6 +7,8 @@
 
 mod client;
 mod closed;
+mod http1;
+mod http1_body;
 mod open;
 mod pacer;
 mod request;
@@ -15,6 +17,8 @@ mod tls;
 
 #[cfg(test)]
 mod bench;
+#[cfg(test)]
+mod http1_tests;
 #[cfg(test)]
 mod tests;
 

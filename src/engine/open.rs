@@ -99,8 +99,9 @@ impl Shared {
         None
     }
 
-    fn give_back(&self, origin: usize, conn: Conn) {
+    fn give_back(&self, origin: usize, mut conn: Conn) {
         if !conn.is_closed() {
+            conn.park();
             self.pool[origin].borrow_mut().push(conn);
         }
     }

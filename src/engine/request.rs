@@ -6,7 +6,7 @@ use std::task::Poll;
 use std::time::Instant;
 
 use http::header::CONNECTION;
-use http::Version;
+use http::{StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::Response;
@@ -14,7 +14,8 @@ use tokio::time::Sleep;
 
 use crate::stats::{ErrorKind, FailureSample};
 
-use super::client::{self, header_size, micros, Conn, ConnectError, Prepared};
+use super::client::{self, header_size, micros, Conn, ConnectError, HyperConn, Prepared};
+use super::http1::H1Conn;
 use super::{after, Ctx};
 
 /// Body bytes kept for a failure sample.
@@ -24,6 +25,8 @@ const SAMPLE_BODY: usize = 200;
 enum Failure {
     Connect(ConnectError),
     Io(hyper::Error),
+    /// On a plain-http connection.
+    Wire(std::io::Error),
     Timeout,
 }
 
@@ -32,7 +35,9 @@ impl Failure {
         match self {
             Failure::Connect(ConnectError::Connect(_)) => ErrorKind::Connect,
             Failure::Connect(ConnectError::Tls(_)) => ErrorKind::Tls,
-            Failure::Connect(ConnectError::Io(_)) | Failure::Io(_) => ErrorKind::Io,
+            Failure::Connect(ConnectError::Io(_)) | Failure::Io(_) | Failure::Wire(_) => {
+                ErrorKind::Io
+            }
             Failure::Timeout => ErrorKind::Timeout,
         }
     }
@@ -43,6 +48,7 @@ impl Failure {
             Failure::Connect(ConnectError::Connect(e)) => format!("connect: {e}"),
             Failure::Connect(ConnectError::Tls(e)) => format!("tls: {e}"),
             Failure::Connect(ConnectError::Io(e)) | Failure::Io(e) => with_sources(e),
+            Failure::Wire(e) => with_sources(e),
             Failure::Timeout => {
                 format!("no complete response within the timeout ({timeout_ms} ms)")
             }
@@ -160,34 +166,10 @@ async fn attempt(ctx: &Ctx, slot: &mut Option<Conn>, index: usize) -> Result<Don
                 slot.insert(conn)
             }
         };
-        let (sender, driver) = conn.parts();
-        let outcome = client::drive(driver, async {
-            if let Err(e) = sender.ready().await {
-                return if reused {
-                    Try::Unsent
-                } else {
-                    Try::Failed(Failure::Io(e))
-                };
-            }
-            let sent = Instant::now();
-            match sender.try_send_request(req.request()).await {
-                Ok(response) => {
-                    let first_byte = Instant::now();
-                    match read_body(ctx, index, response, sent, first_byte).await {
-                        Ok(done) => Try::Done(done),
-                        Err(failure) => Try::Failed(failure),
-                    }
-                }
-                Err(mut e) => {
-                    if reused && e.take_message().is_some() {
-                        Try::Unsent
-                    } else {
-                        Try::Failed(Failure::Io(e.into_error()))
-                    }
-                }
-            }
-        })
-        .await;
+        let outcome = match conn {
+            Conn::Plain(conn) => exchange(ctx, conn, index, reused).await,
+            Conn::Tls(conn) => hyper_exchange(ctx, conn, index, reused).await,
+        };
         match outcome {
             Try::Done(done) => return Ok(done),
             Try::Failed(failure) => return Err(failure),
@@ -197,6 +179,91 @@ async fn attempt(ctx: &Ctx, slot: &mut Option<Conn>, index: usize) -> Result<Don
             }
         }
     }
+}
+
+/// One request and its response on a plain-http connection.
+async fn exchange(ctx: &Ctx, conn: &mut H1Conn, index: usize, reused: bool) -> Try {
+    let req = &ctx.requests[index];
+    let sent = Instant::now();
+    let wants_sample = |code: u16| {
+        let ok = ctx.plan.requests[index].status_ok(code);
+        let wanted = !ok
+            && ctx
+                .recorder
+                .borrow()
+                .failures
+                .wants(ErrorKind::Status, Some(code));
+        if wanted {
+            SAMPLE_BODY
+        } else {
+            0
+        }
+    };
+    match conn.exchange(&req.wire, req.head, wants_sample).await {
+        Ok(response) => {
+            let code = response.status;
+            let ok = ctx.plan.requests[index].status_ok(code);
+            let sample = response.sample.map(|body| {
+                let version = if response.http10 {
+                    "HTTP/1.0"
+                } else {
+                    "HTTP/1.1"
+                };
+                let reason = StatusCode::from_u16(code)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("");
+                let line = format!("{version} {code} {reason}");
+                (line.trim_end().to_string(), body)
+            });
+            Try::Done(Done {
+                status: code,
+                ok,
+                sent,
+                first_byte: response.first_byte,
+                received: response.received,
+                close: response.close,
+                sample,
+            })
+        }
+        // The server closed the kept connection (idle timeout, keepalive_requests) before it
+        // could answer: it closed before the request arrived, so it is sent again on a new one.
+        Err(e) if reused && e.closed_unanswered() => Try::Unsent,
+        Err(e) => Try::Failed(Failure::Wire(e.error)),
+    }
+}
+
+/// One request and its response on a hyper (https) connection.
+async fn hyper_exchange(ctx: &Ctx, conn: &mut HyperConn, index: usize, reused: bool) -> Try {
+    let req = &ctx.requests[index];
+    let (sender, driver) = conn.parts();
+    client::drive(driver, async {
+        if let Err(e) = sender.ready().await {
+            return if reused {
+                Try::Unsent
+            } else {
+                Try::Failed(Failure::Io(e))
+            };
+        }
+        let sent = Instant::now();
+        match sender.try_send_request(req.request()).await {
+            Ok(response) => {
+                let first_byte = Instant::now();
+                match read_body(ctx, index, response, sent, first_byte).await {
+                    Ok(done) => Try::Done(done),
+                    Err(failure) => Try::Failed(failure),
+                }
+            }
+            Err(mut e) => {
+                if reused && e.take_message().is_some() {
+                    Try::Unsent
+                } else {
+                    Try::Failed(Failure::Io(e.into_error()))
+                }
+            }
+        }
+    })
+    .await
 }
 
 /// Whether the server said it closes the connection after this response. A single

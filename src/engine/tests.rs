@@ -377,6 +377,21 @@ fn a_connection_the_server_closes_politely_is_replaced_without_errors() {
     }
 }
 
+#[test]
+fn a_connection_the_server_closes_silently_is_replaced_without_errors() {
+    let server = close_server::CloseServer::start_silent(2);
+    for load in [closed(3, 300), open(300.0, 0, 300)] {
+        let before = server.count();
+        let p = plan(&[("x", format!("http://{}/x", server.addr))], load);
+        let (agg, _) = run(p, 1);
+        let x = agg.label("x").unwrap();
+        assert!(x.requests >= 2, "{load:?}");
+        // The request the closed connection never answered went again on a new one.
+        assert_eq!(x.errors, 0, "{load:?}: {:?}", agg.failure_samples());
+        assert_eq!(x.requests, server.count() - before, "{load:?}");
+    }
+}
+
 /// Keeps a counter alive across a test and its server thread.
 #[derive(Default)]
 struct Counter(AtomicU64);

@@ -16,6 +16,16 @@ pub(super) struct CloseServer {
 impl CloseServer {
     /// Runs until the test process ends (its threads block in accept).
     pub fn start(per_connection: usize) -> CloseServer {
+        CloseServer::start_with(per_connection, true)
+    }
+
+    /// Closes after `per_connection` responses without saying so, as a server whose idle
+    /// timeout fires does: the client finds out when it sends the next request.
+    pub fn start_silent(per_connection: usize) -> CloseServer {
+        CloseServer::start_with(per_connection, false)
+    }
+
+    fn start_with(per_connection: usize, announce: bool) -> CloseServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let served = Arc::new(Counter::default());
@@ -23,7 +33,7 @@ impl CloseServer {
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let counter = counter.clone();
-                thread::spawn(move || serve(stream, per_connection, &counter));
+                thread::spawn(move || serve(stream, per_connection, announce, &counter));
             }
         });
         CloseServer { addr, served }
@@ -34,7 +44,7 @@ impl CloseServer {
     }
 }
 
-fn serve(stream: TcpStream, per_connection: usize, counter: &Counter) {
+fn serve(stream: TcpStream, per_connection: usize, announce: bool, counter: &Counter) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
@@ -55,7 +65,7 @@ fn serve(stream: TcpStream, per_connection: usize, counter: &Counter) {
             return;
         }
         counter.hit();
-        let connection = if i == per_connection {
+        let connection = if announce && i == per_connection {
             "close"
         } else {
             "keep-alive"
