@@ -18,6 +18,7 @@ pub mod executor;
 pub mod history;
 pub mod plan;
 pub mod progress;
+pub mod protocol;
 pub mod report;
 pub mod results;
 pub mod run;
@@ -25,5 +26,6 @@ pub mod scenario;
 pub mod stats;
 pub mod target;
 pub mod threshold;
+pub mod worker;
 
 pub use error::{Error, Result};

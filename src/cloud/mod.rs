@@ -5,6 +5,10 @@
 pub mod aws;
 pub mod outputs;
 pub mod policy;
+pub mod quota;
+pub mod secrets;
+pub mod store;
+pub mod tasks;
 pub mod template;
 
 use crate::{Error, Result};
