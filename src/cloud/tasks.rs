@@ -79,6 +79,9 @@ pub async fn ensure_task_definition(ecs: &aws_sdk_ecs::Client, spec: &TaskSpec) 
         .image(&spec.image)
         .essential(true)
         .command("worker")
+        // The task's memory as the container's hard limit: the same bound, said twice
+        // (emulators size tasks from the containers).
+        .memory(spec.memory as i32)
         .log_configuration(logs)
         // Spot gives 2 minutes' notice and StopTask waits this long before SIGKILL: room
         // for the worker to flush its result.

@@ -5,6 +5,8 @@ mod baseline;
 mod ci;
 mod cli;
 mod fake_api;
+mod fake_fargate;
+mod fargate;
 mod gitlab;
 mod harness;
 mod install;
