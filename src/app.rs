@@ -119,7 +119,7 @@ fn run_command(args: RunArgs) -> Result<i32> {
                 stack_name: args.fargate.stack_name,
                 region: args.fargate.region,
                 image: args.fargate.image,
-                workers: args.fargate.workers,
+                workers: args.fargate.workers.unwrap_or(loaded.plan.workers),
                 timing: timing_from_env(),
             })
         }

@@ -119,10 +119,11 @@ pub struct RunArgs {
 /// Where a distributed run goes (`--executor fargate`).
 #[derive(Debug, Args)]
 pub struct FargateArgs {
-    /// Fargate tasks of a distributed run; the load is divided among them
-    #[arg(long, default_value_t = 1, env = "LOADGATE_WORKERS", value_name = "N",
+    /// Fargate tasks of a distributed run; the load is divided among them [default: the
+    /// scenario's `workers`]
+    #[arg(long, env = "LOADGATE_WORKERS", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=10000))]
-    pub workers: u32,
+    pub workers: Option<u32>,
     /// Name of the CloudFormation stack of distributed runs
     #[arg(long, default_value = crate::cloud::DEFAULT_STACK_NAME, env = "LOADGATE_STACK_NAME",
           value_name = "NAME")]

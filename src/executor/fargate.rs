@@ -127,10 +127,14 @@ impl Run<'_> {
 }
 
 impl Fargate {
+    /// How many workers must contribute. The scenario's `min_workers` defaults to its
+    /// `workers`, meaning all of them: that stays "all" when `--workers` changes the count.
     fn min_workers(&self, plan: &Plan) -> u32 {
-        match plan.fargate.min_workers {
-            0 => self.workers,
-            n => n.min(self.workers),
+        let min = plan.fargate.min_workers;
+        if min == 0 || min >= plan.workers {
+            self.workers
+        } else {
+            min.min(self.workers)
         }
     }
 

@@ -211,13 +211,12 @@ fn sigterm_to_the_controller_stops_every_task_and_writes_a_partial_report() {
     let statuses = task_statuses(&moto);
     assert_eq!(statuses.len(), 2);
     assert!(statuses.iter().all(|s| s == "STOPPED"), "{statuses:?}");
-    // The workers flushed what they had measured before stopping: it is in the report.
-    assert!(
-        results["total"]["requests"].as_u64() > Some(0),
-        "{}",
-        ran.stderr
-    );
-    assert_counts_match(&ran);
+    // The workers flushed what they had measured before stopping: it is in the report. Requests
+    // in flight at the stop are served but not counted (as in a local run): at most one per user.
+    let counted = results["total"]["requests"].as_u64().unwrap_or(0);
+    let served = ran.target().total();
+    assert!(counted > 0, "{}", ran.stderr);
+    assert!(counted <= served && served - counted <= 2, "{counted} of {served}");
     assert!(codes.values().all(|c| *c == Some(0)), "{codes:?}");
 }
 
@@ -260,7 +259,7 @@ fn a_worker_killed_mid_run_fails_the_run_naming_it() {
 
 #[test]
 fn min_workers_tolerates_a_lost_worker_and_says_so() {
-    let (ran, killed) = lost_worker("fargate: { min_workers: 2 }\n");
+    let (ran, killed) = lost_worker("workers: 3\nfargate: { min_workers: 2 }\n");
     ran.code(0);
     let results = ran.results();
     assert_eq!(results["distributed"]["contributed"], 2);
