@@ -93,25 +93,25 @@ async fn describe_takes_a_hundred_tasks_per_call() {
 async fn throttled_run_task_calls_are_retried() {
     let counter = Arc::new(AtomicUsize::new(0));
     let c = counter.clone();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let n = calls.clone();
-    let rule = mock!(Client::run_task).then_compute_response(move |req| {
-        // Throttled more times than the SDK's own 3 attempts: loadgate's rounds must cover it.
-        if n.fetch_add(1, Ordering::SeqCst) < 4 {
-            aws_smithy_mocks::MockResponse::Error(RunTaskError::generic(
-                ErrorMetadata::builder()
-                    .code("ThrottlingException")
-                    .message("Rate exceeded")
-                    .build(),
-            ))
-        } else {
-            aws_smithy_mocks::MockResponse::Output(started(count(req), &c))
-        }
-    });
+    let throttled = || {
+        RunTaskError::generic(
+            ErrorMetadata::builder()
+                .code("ThrottlingException")
+                .message("Rate exceeded")
+                .build(),
+        )
+    };
+    // Throttled more times than the SDK's own 3 attempts: loadgate's rounds must cover it.
+    let rule = mock!(Client::run_task)
+        .sequence()
+        .error(throttled)
+        .times(4)
+        .output(move || started(4, &c))
+        .build();
     let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&rule]);
     let out = launch(&ecs, &launch_spec(false), 4).await;
     assert_eq!(out.arns.len(), 4, "{:?}", out.failures);
-    assert!(calls.load(Ordering::SeqCst) >= 5);
+    assert_eq!(rule.num_calls(), 5);
 }
 
 #[tokio::test]
