@@ -7,6 +7,7 @@ mod cli;
 mod fake_api;
 mod fake_fargate;
 mod fargate;
+mod fargate_worker;
 mod gitlab;
 mod harness;
 mod install;
