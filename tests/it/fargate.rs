@@ -266,3 +266,52 @@ fn min_workers_tolerates_a_lost_worker_and_says_so() {
     let warnings = results["warnings"].to_string();
     assert!(warnings.contains(&killed), "{warnings}");
 }
+
+#[test]
+fn fifty_tasks_launch_in_five_parallel_run_task_calls() {
+    use loadgate::cloud::tasks;
+    let moto = setup();
+    let (out, took) = fake_fargate::runtime().block_on(async {
+        let aws = moto.aws().await;
+        let ecs = aws.ecs();
+        let outputs = loadgate::executor::stack_outputs(&aws, fake_fargate::STACK)
+            .await
+            .expect("outputs");
+        let spec = tasks::TaskSpec {
+            family: "loadgate-worker".into(),
+            image: "x".into(),
+            cpu: 1024,
+            memory: 2048,
+            arm64: false,
+            execution_role_arn: outputs.execution_role_arn.clone(),
+            task_role_arn: outputs.task_role_arn.clone(),
+            log_group: outputs.log_group.clone(),
+            region: "us-east-1".into(),
+        };
+        let def = tasks::ensure_task_definition(&ecs, &spec).await.expect("task definition");
+        // A second run with the same sizing reuses the revision.
+        let again = tasks::ensure_task_definition(&ecs, &spec).await.expect("again");
+        assert_eq!(def, again);
+        let launch = tasks::Launch {
+            cluster: outputs.cluster_name.clone(),
+            task_definition: def,
+            subnets: outputs.subnet_ids.clone(),
+            security_group: outputs.security_group_id.clone(),
+            public_ip: true,
+            run_id: "r50".into(),
+            run_url: "s3://lg-runs/runs/r50".into(),
+            spot: false,
+            rounds: 2,
+            backoff: Duration::from_millis(10),
+        };
+        let started = std::time::Instant::now();
+        let out = tasks::launch(&ecs, &launch, 50).await;
+        let took = started.elapsed();
+        let listed = tasks::list(&ecs, &outputs.cluster_name, Some("r50")).await.expect("list");
+        assert_eq!(listed.len(), 50);
+        (out, took)
+    });
+    eprintln!("50 tasks launched against moto in {:.0} ms", took.as_secs_f64() * 1000.0);
+    assert_eq!(out.arns.len(), 50, "{:?}", out.failures);
+    assert_eq!(out.calls, 5);
+}
