@@ -33,9 +33,13 @@ fn launch_spec(spot: bool) -> Launch {
 fn started(n: i32, counter: &AtomicUsize) -> RunTaskOutput {
     let tasks = (0..n).map(|_| {
         let i = counter.fetch_add(1, Ordering::SeqCst);
-        Task::builder().task_arn(format!("arn:aws:ecs:us-east-1:1:task/lg/t{i}")).build()
+        Task::builder()
+            .task_arn(format!("arn:aws:ecs:us-east-1:1:task/lg/t{i}"))
+            .build()
     });
-    RunTaskOutput::builder().set_tasks(Some(tasks.collect())).build()
+    RunTaskOutput::builder()
+        .set_tasks(Some(tasks.collect()))
+        .build()
 }
 
 fn no_capacity(n: i32) -> RunTaskOutput {
@@ -44,7 +48,9 @@ fn no_capacity(n: i32) -> RunTaskOutput {
             .reason("Capacity is unavailable at this time. Please try again later")
             .build()
     });
-    RunTaskOutput::builder().set_failures(Some(failures.collect())).build()
+    RunTaskOutput::builder()
+        .set_failures(Some(failures.collect()))
+        .build()
 }
 
 fn count(req: &RunTaskInput) -> i32 {
@@ -73,16 +79,18 @@ async fn twenty_five_tasks_take_three_run_task_calls_of_at_most_ten() {
 async fn describe_takes_a_hundred_tasks_per_call() {
     let rule = mock!(Client::describe_tasks).then_compute_output(|req| {
         assert!(req.tasks().len() <= DESCRIBE_MAX);
-        let tasks = req.tasks().iter().map(|arn| {
-            Task::builder()
-                .task_arn(arn)
-                .last_status("RUNNING")
-                .build()
-        });
-        DescribeTasksOutput::builder().set_tasks(Some(tasks.collect())).build()
+        let tasks = req
+            .tasks()
+            .iter()
+            .map(|arn| Task::builder().task_arn(arn).last_status("RUNNING").build());
+        DescribeTasksOutput::builder()
+            .set_tasks(Some(tasks.collect()))
+            .build()
     });
     let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&rule]);
-    let arns: Vec<String> = (0..150).map(|i| format!("arn:aws:ecs:r:1:task/lg/t{i}")).collect();
+    let arns: Vec<String> = (0..150)
+        .map(|i| format!("arn:aws:ecs:r:1:task/lg/t{i}"))
+        .collect();
     let states = describe(&ecs, "lg", &arns).await.expect("described");
     assert_eq!(states.len(), 150);
     assert_eq!(rule.num_calls(), 2);
@@ -127,7 +135,10 @@ async fn capacity_failures_are_retried_and_other_failures_are_not() {
                 let mut out = started(1, &c);
                 let failures = [
                     Failure::builder().reason("RESOURCE:ENI").build(),
-                    Failure::builder().reason("MISSING").detail("subnet-x").build(),
+                    Failure::builder()
+                        .reason("MISSING")
+                        .detail("subnet-x")
+                        .build(),
                 ];
                 out.failures = Some(failures.to_vec());
                 out
@@ -148,7 +159,10 @@ async fn spot_without_capacity_falls_back_to_on_demand() {
     let c = counter.clone();
     let rule = mock!(Client::run_task).then_compute_output(move |req| {
         if req.capacity_provider_strategy().is_empty() {
-            assert_eq!(req.launch_type(), Some(&aws_sdk_ecs::types::LaunchType::Fargate));
+            assert_eq!(
+                req.launch_type(),
+                Some(&aws_sdk_ecs::types::LaunchType::Fargate)
+            );
             started(count(req), &c)
         } else {
             no_capacity(count(req))
@@ -169,7 +183,11 @@ async fn capacity_that_never_comes_is_reported_not_waited_for_forever() {
     let out = launch(&ecs, &launch_spec(false), 2).await;
     assert!(out.arns.is_empty());
     assert_eq!(rule.num_calls(), 4, "one call per round");
-    assert!(out.failures[0].contains("no Fargate capacity after 4 attempts"), "{:?}", out.failures);
+    assert!(
+        out.failures[0].contains("no Fargate capacity after 4 attempts"),
+        "{:?}",
+        out.failures
+    );
 }
 
 #[test]

@@ -47,7 +47,7 @@ async fn task_arn(base: &str) -> Option<String> {
     stream.take(1 << 20).read_to_end(&mut answer).await.ok()?;
     let text = String::from_utf8_lossy(&answer);
     let (head, body) = text.split_once("\r\n\r\n")?;
-    if !head.split_whitespace().nth(1).is_some_and(|s| s == "200") {
+    if head.split_whitespace().nth(1) != Some("200") {
         return None;
     }
     let doc: serde_json::Value = serde_json::from_str(body).ok()?;
