@@ -216,7 +216,10 @@ fn sigterm_to_the_controller_stops_every_task_and_writes_a_partial_report() {
     let counted = results["total"]["requests"].as_u64().unwrap_or(0);
     let served = ran.target().total();
     assert!(counted > 0, "{}", ran.stderr);
-    assert!(counted <= served && served - counted <= 2, "{counted} of {served}");
+    assert!(
+        counted <= served && served - counted <= 2,
+        "{counted} of {served}"
+    );
     assert!(codes.values().all(|c| *c == Some(0)), "{codes:?}");
 }
 
@@ -288,9 +291,13 @@ fn fifty_tasks_launch_in_five_parallel_run_task_calls() {
             log_group: outputs.log_group.clone(),
             region: "us-east-1".into(),
         };
-        let def = tasks::ensure_task_definition(&ecs, &spec).await.expect("task definition");
+        let def = tasks::ensure_task_definition(&ecs, &spec)
+            .await
+            .expect("task definition");
         // A second run with the same sizing reuses the revision.
-        let again = tasks::ensure_task_definition(&ecs, &spec).await.expect("again");
+        let again = tasks::ensure_task_definition(&ecs, &spec)
+            .await
+            .expect("again");
         assert_eq!(def, again);
         let launch = tasks::Launch {
             cluster: outputs.cluster_name.clone(),
@@ -307,11 +314,47 @@ fn fifty_tasks_launch_in_five_parallel_run_task_calls() {
         let started = std::time::Instant::now();
         let out = tasks::launch(&ecs, &launch, 50).await;
         let took = started.elapsed();
-        let listed = tasks::list(&ecs, &outputs.cluster_name, Some("r50")).await.expect("list");
+        let listed = tasks::list(&ecs, &outputs.cluster_name, Some("r50"))
+            .await
+            .expect("list");
         assert_eq!(listed.len(), 50);
         (out, took)
     });
-    eprintln!("50 tasks launched against moto in {:.0} ms", took.as_secs_f64() * 1000.0);
+    eprintln!(
+        "50 tasks launched against moto in {:.0} ms",
+        took.as_secs_f64() * 1000.0
+    );
     assert_eq!(out.arns.len(), 50, "{:?}", out.failures);
     assert_eq!(out.calls, 5);
+}
+
+#[test]
+fn an_abort_threshold_breached_on_live_data_stops_every_worker() {
+    let moto = setup();
+    let fargate = FakeFargate::start(&moto);
+    let yaml = scenario(
+        "{ concurrency: 2, hold_for: 60s }",
+        "thresholds:\n  - { expr: \"rps < 1\", abort: true }\n",
+    );
+    let ran = controller(&moto, &yaml, "2").run();
+    let codes = fargate.finish();
+    ran.code(1);
+    let results = ran.results();
+    assert_eq!(results["partial"], true);
+    let stopped = results["stopped"].as_str().unwrap_or_default();
+    assert!(stopped.contains("rps < 1"), "{stopped}");
+    let statuses = task_statuses(&moto);
+    assert!(statuses.iter().all(|s| s == "STOPPED"), "{statuses:?}");
+    let objects = bucket_objects(&moto);
+    let abort = objects.iter().find(|(k, _)| k.ends_with("abort.json"));
+    assert!(
+        abort.is_some_and(|(_, text)| text.contains("rps < 1")),
+        "{objects:?}"
+    );
+    assert!(codes.values().all(|c| *c == Some(0)), "{codes:?}");
+    assert!(
+        ran.stdout.contains("2 of 2 workers contributed"),
+        "{}",
+        ran.stdout
+    );
 }

@@ -40,10 +40,21 @@ fn controller(timing: Timing) -> Controller {
     let loc = RunLocation::new(BUCKET, "r1");
     let store = rt.block_on(async {
         let aws = aws_for(&moto.endpoint).await;
-        aws.s3().create_bucket().bucket(BUCKET).send().await.expect("bucket");
+        aws.s3()
+            .create_bucket()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .expect("bucket");
         let store = Store::new(&aws, BUCKET);
-        let beat = Heartbeat { version: VERSION, at_ms: 0 };
-        store.put_json(&loc.heartbeat(), &beat).await.expect("heartbeat");
+        let beat = Heartbeat {
+            version: VERSION,
+            at_ms: 0,
+        };
+        store
+            .put_json(&loc.heartbeat(), &beat)
+            .await
+            .expect("heartbeat");
         let doc = PlanDoc {
             version: VERSION,
             run_id: loc.run_id.clone(),
@@ -57,7 +68,13 @@ fn controller(timing: Timing) -> Controller {
         store
     });
     let _ = dir;
-    Controller { moto, store, loc, target, rt }
+    Controller {
+        moto,
+        store,
+        loc,
+        target,
+        rt,
+    }
 }
 
 impl Controller {
@@ -87,14 +104,22 @@ impl Controller {
                 assert!(Instant::now() < deadline, "the worker never said ready");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             };
-            let plan: PlanDoc = self.store.get_json(&self.loc.plan()).await.expect("get").expect("plan");
+            let plan: PlanDoc = self
+                .store
+                .get_json(&self.loc.plan())
+                .await
+                .expect("get")
+                .expect("plan");
             let load = serde_json::from_value(plan.plan["load"].clone()).expect("load");
             let start = StartDoc {
                 version: VERSION,
                 start_at_ms: self.store.clock().now_ms() + 500,
                 shares: BTreeMap::from([(id.clone(), load)]),
             };
-            self.store.put_json(&self.loc.start(), &start).await.expect("start.json");
+            self.store
+                .put_json(&self.loc.start(), &start)
+                .await
+                .expect("start.json");
             id
         })
     }
@@ -140,8 +165,12 @@ fn sigterm_stops_the_load_and_flushes_the_result() {
     // Let it send load for a while, refreshing the heartbeat as a controller would.
     for _ in 0..3 {
         std::thread::sleep(Duration::from_secs(1));
-        let beat = Heartbeat { version: VERSION, at_ms: 0 };
-        c.rt.block_on(c.store.put_json(&c.loc.heartbeat(), &beat)).expect("beat");
+        let beat = Heartbeat {
+            version: VERSION,
+            at_ms: 0,
+        };
+        c.rt.block_on(c.store.put_json(&c.loc.heartbeat(), &beat))
+            .expect("beat");
     }
     // SAFETY: a plain kill(2) of our own child.
     unsafe { libc::kill(worker.id() as i32, libc::SIGTERM) };
@@ -152,7 +181,10 @@ fn sigterm_stops_the_load_and_flushes_the_result() {
     let counted = result.results.expect("figures").total.requests;
     let served = c.target.count("/a");
     assert!(counted > 0);
-    assert!(counted <= served && served - counted <= 2, "{counted} of {served}");
+    assert!(
+        counted <= served && served - counted <= 2,
+        "{counted} of {served}"
+    );
 }
 
 #[test]
