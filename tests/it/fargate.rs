@@ -358,3 +358,66 @@ fn an_abort_threshold_breached_on_live_data_stops_every_worker() {
         ran.stdout
     );
 }
+
+#[test]
+fn runs_lists_a_run_and_stop_ends_it() {
+    use loadgate::cloud::tasks;
+    let moto = setup();
+    fake_fargate::runtime().block_on(async {
+        let aws = moto.aws().await;
+        let outputs = loadgate::executor::stack_outputs(&aws, fake_fargate::STACK)
+            .await
+            .expect("outputs");
+        let spec = tasks::TaskSpec {
+            family: "loadgate-worker".into(),
+            image: "x".into(),
+            cpu: 1024,
+            memory: 2048,
+            arm64: false,
+            execution_role_arn: outputs.execution_role_arn.clone(),
+            task_role_arn: outputs.task_role_arn.clone(),
+            log_group: outputs.log_group.clone(),
+            region: "us-east-1".into(),
+        };
+        let def = tasks::ensure_task_definition(&aws.ecs(), &spec)
+            .await
+            .expect("definition");
+        let launch = tasks::Launch {
+            cluster: outputs.cluster_name.clone(),
+            task_definition: def,
+            subnets: outputs.subnet_ids.clone(),
+            security_group: outputs.security_group_id.clone(),
+            public_ip: true,
+            run_id: "r9".into(),
+            run_url: "s3://lg-runs/runs/r9".into(),
+            spot: false,
+            rounds: 0,
+            backoff: Duration::from_millis(10),
+        };
+        assert_eq!(tasks::launch(&aws.ecs(), &launch, 3).await.arns.len(), 3);
+    });
+    let with_moto = |args: &[&str]| {
+        let mut t = Test::new().args(args);
+        for (k, v) in moto.env() {
+            t = t.env(k, &v);
+        }
+        t.run()
+    };
+    let listed = with_moto(&["runs"]);
+    listed.code(0);
+    assert!(listed.stdout.contains("r9  3 task(s)"), "{}", listed.stdout);
+    let stopped = with_moto(&["stop", "r9"]);
+    stopped.code(0);
+    assert!(
+        stopped.stdout.contains("3 task(s) stopped"),
+        "{}",
+        stopped.stdout
+    );
+    let statuses = task_statuses(&moto);
+    assert_eq!(statuses.len(), 3);
+    assert!(statuses.iter().all(|s| s == "STOPPED"), "{statuses:?}");
+    assert!(bucket_objects(&moto)
+        .iter()
+        .any(|(k, _)| k == "runs/r9/abort.json"));
+    with_moto(&["stop", "a/b"]).code(2);
+}
