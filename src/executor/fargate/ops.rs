@@ -20,6 +20,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Prints each active run (tasks grouped by `startedBy`) and its tasks' states.
 pub fn runs(stack_name: &str, region: Option<&str>) -> Result<i32> {
+    crate::cloud::validate_stack_name(stack_name)?;
     runtime()?.block_on(async {
         let aws = Aws::load(region).await?;
         let outputs = super::stack_outputs(&aws, stack_name).await?;
@@ -50,6 +51,7 @@ pub fn runs(stack_name: &str, region: Option<&str>) -> Result<i32> {
 
 /// Writes the run's abort.json and stops its tasks.
 pub fn stop(stack_name: &str, region: Option<&str>, run_id: &str) -> Result<i32> {
+    crate::cloud::validate_stack_name(stack_name)?;
     if run_id.is_empty() || run_id.contains('/') {
         return Err(Error::input(format!(
             "`{run_id}` is not a run id (see `loadgate runs`)"
