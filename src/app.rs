@@ -8,9 +8,11 @@ use clap::Parser;
 use crate::baseline::Tracking;
 use crate::cli::{Cli, Command, ExecutorKind, RunArgs, StackArgs, StackCommand};
 use crate::error::{EXIT_INVALID_INPUT, EXIT_PASSED};
-use crate::executor::Local;
+use crate::executor::{ops, timing_from_env, Executor, Fargate, Local};
 use crate::run::RunConfig;
-use crate::{ci, cloud, commands, cost, demo, history, report, run, scenario, Error, Result};
+use crate::{
+    ci, cloud, commands, cost, demo, history, report, run, scenario, worker, Error, Result,
+};
 
 /// Where the AWS SDK reads the region from, in its order.
 const AWS_REGION_VARS: [&str; 2] = ["AWS_REGION", "AWS_DEFAULT_REGION"];
@@ -94,6 +96,11 @@ fn dispatch(command: Command) -> Result<i32> {
             commands::history(history::open(&history)?.as_ref(), scenario.as_deref())
         }
         Command::Stack(args) => stack_command(args),
+        Command::Runs(cloud) => ops::runs(&cloud.stack_name, cloud.region.as_deref()),
+        Command::Stop { run_id, cloud } => {
+            ops::stop(&cloud.stack_name, cloud.region.as_deref(), &run_id)
+        }
+        Command::Worker => worker::main(),
     }
 }
 
@@ -230,10 +237,20 @@ fn confirm_destroy(stack: &str) -> Result<()> {
 fn run_command(args: RunArgs) -> Result<i32> {
     let loaded = scenario::load(&args.scenario, &scenario::ProcessEnv)?;
     ci::mask_secrets(&loaded.plan.secrets);
-    let executor = match args.executor {
-        ExecutorKind::Local => Local {
+    let executor: Box<dyn Executor> = match args.executor {
+        ExecutorKind::Local => Box::new(Local {
             threads: args.threads.map(|t| t as usize),
-        },
+        }),
+        ExecutorKind::Fargate => {
+            cloud::validate_stack_name(&args.fargate.stack_name)?;
+            Box::new(Fargate {
+                stack_name: args.fargate.stack_name,
+                region: args.fargate.region,
+                image: args.fargate.image,
+                workers: args.fargate.workers.unwrap_or(loaded.plan.workers),
+                timing: timing_from_env(),
+            })
+        }
     };
     let config = RunConfig {
         out: args.out,
@@ -245,7 +262,7 @@ fn run_command(args: RunArgs) -> Result<i32> {
     let outcome = run::run_tracked(
         &loaded.plan,
         loaded.warnings,
-        &executor,
+        executor.as_ref(),
         &config,
         Some(&tracking),
     )?;

@@ -69,6 +69,30 @@ pub enum Command {
     },
     /// The AWS stack of distributed runs: deploy, status, destroy, IAM policies
     Stack(StackArgs),
+    /// List the stack's active distributed runs and their tasks
+    Runs(CloudArgs),
+    /// Stop a distributed run: abort its workers and stop its tasks
+    Stop {
+        /// The run id (`loadgate runs` lists them)
+        run_id: String,
+        #[command(flatten)]
+        cloud: CloudArgs,
+    },
+    /// The entry point of a Fargate worker task (started by `run --executor fargate`)
+    #[command(hide = true)]
+    Worker,
+}
+
+/// Which stack, in which region.
+#[derive(Debug, Args)]
+pub struct CloudArgs {
+    /// Name of the CloudFormation stack
+    #[arg(long, default_value = crate::cloud::DEFAULT_STACK_NAME, env = "LOADGATE_STACK_NAME",
+          value_name = "NAME")]
+    pub stack_name: String,
+    /// AWS region [default: the standard AWS configuration's]
+    #[arg(long, env = "LOADGATE_REGION", value_name = "REGION")]
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +117,28 @@ pub struct RunArgs {
     pub no_comment: bool,
     #[command(flatten)]
     pub history: HistoryArgs,
+    #[command(flatten)]
+    pub fargate: FargateArgs,
+}
+
+/// Where a distributed run goes (`--executor fargate`).
+#[derive(Debug, Args)]
+pub struct FargateArgs {
+    /// Fargate tasks of a distributed run; the load is divided among them [default: the
+    /// scenario's `workers`]
+    #[arg(long, env = "LOADGATE_WORKERS", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub workers: Option<u32>,
+    /// Name of the CloudFormation stack of distributed runs
+    #[arg(long, default_value = crate::cloud::DEFAULT_STACK_NAME, env = "LOADGATE_STACK_NAME",
+          value_name = "NAME")]
+    pub stack_name: String,
+    /// AWS region of the stack [default: the standard AWS configuration's]
+    #[arg(long, env = "LOADGATE_REGION", value_name = "REGION")]
+    pub region: Option<String>,
+    /// The workers' container image
+    #[arg(long, env = "LOADGATE_IMAGE", value_name = "URI")]
+    pub image: Option<String>,
 }
 
 /// Run history and the baseline comparison (see src/baseline.rs for how a baseline is chosen).
@@ -228,4 +274,6 @@ pub struct PolicyKind {
 pub enum ExecutorKind {
     /// On this machine, one engine thread per core
     Local,
+    /// On Fargate tasks of the stack, the load divided among --workers
+    Fargate,
 }

@@ -19,6 +19,7 @@ pub mod executor;
 pub mod history;
 pub mod plan;
 pub mod progress;
+pub mod protocol;
 pub mod report;
 pub mod results;
 pub mod run;
@@ -26,5 +27,6 @@ pub mod scenario;
 pub mod stats;
 pub mod target;
 pub mod threshold;
+pub mod worker;
 
 pub use error::{Error, Result};

@@ -63,7 +63,44 @@ pub struct Results {
     /// Fargate runs: the estimated and, once the tasks stopped, the actual cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<RunCost>,
+    /// How a distributed run went: workers, phases, start skew, failed workers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distributed: Option<Distributed>,
     pub histograms: Histograms,
+}
+
+/// A distributed run's own figures (results.json `distributed`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Distributed {
+    /// Workers asked for.
+    pub workers: u32,
+    /// Workers whose result was merged.
+    pub contributed: u32,
+    /// First to last worker start, as the workers measured it on S3's clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_skew_ms: Option<f64>,
+    pub phases: Phases,
+    /// Workers that failed or were lost, with why and where their logs are.
+    #[serde(default)]
+    pub failed: Vec<FailedWorker>,
+}
+
+/// Seconds spent in each phase of a distributed run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Phases {
+    pub stack_check_s: f64,
+    pub launch_s: f64,
+    pub barrier_s: f64,
+    pub load_s: f64,
+    pub merge_s: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FailedWorker {
+    pub worker: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_stream: Option<String>,
 }
 
 /// Which run a comparison is against: enough for a reader to find it.
@@ -311,6 +348,7 @@ impl Results {
             baseline: None,
             comparison: None,
             cost: None,
+            distributed: None,
             histograms: Histograms {
                 total: HistogramSet::of(&agg.total),
                 labels: agg

@@ -80,6 +80,15 @@ pub fn run_tracked(
     drop(group);
     let agg = &execution.aggregate;
 
+    let meta = match &execution.distributed {
+        Some(d) => RunMeta {
+            executor: d.executor.to_string(),
+            workers: d.figures.workers,
+            run_id: d.run_id.clone(),
+            ..meta
+        },
+        None => meta,
+    };
     let mut results = Results::new(
         RunMeta {
             partial: execution.stopped.is_some(),
@@ -87,8 +96,12 @@ pub fn run_tracked(
         },
         agg,
     );
+    if let Some(d) = &execution.distributed {
+        results.distributed = Some(d.figures.clone());
+        results.warnings.extend(d.warnings.iter().cloned());
+    }
     results.thresholds = threshold::evaluate_against(&plan.thresholds, agg, baseline);
-    results.warnings = warnings;
+    results.warnings.splice(0..0, warnings);
     if let Some(tracking) = tracking {
         tracking.annotate(&mut results);
     }
@@ -109,7 +122,15 @@ pub fn run_tracked(
         ),
         StopReason::Aborted(reason) => reason.clone(),
     });
+    let lost = execution
+        .distributed
+        .as_ref()
+        .and_then(|d| d.infra_failure.clone());
+    if let Some(lost) = &lost {
+        results.warnings.push(lost.clone());
+    }
     results.passed = execution.stopped.is_none()
+        && lost.is_none()
         && !unreachable
         && !results.thresholds.iter().any(|t| t.failed());
 
@@ -123,7 +144,7 @@ pub fn run_tracked(
     }
     let exit_code = match execution.stopped {
         Some(StopReason::Cancelled) => EXIT_CANCELLED,
-        _ if unreachable => EXIT_INFRASTRUCTURE,
+        _ if unreachable || lost.is_some() => EXIT_INFRASTRUCTURE,
         _ if results.passed => EXIT_PASSED,
         _ => EXIT_THRESHOLD_FAILED,
     };

@@ -49,6 +49,8 @@ pub struct Route {
     pub body: usize,
     /// Fraction (0 to 1) of requests answered with 500 instead of `status`.
     pub error_rate: f64,
+    /// A header (name, value) the request must carry; without it the answer is 401.
+    pub require_header: Option<(String, String)>,
 }
 
 impl Route {
@@ -60,6 +62,7 @@ impl Route {
             latency: Latency::Fixed(Duration::ZERO),
             body: 16,
             error_rate: 0.0,
+            require_header: None,
         }
     }
 
@@ -80,6 +83,12 @@ impl Route {
 
     pub fn error_rate(mut self, rate: f64) -> Route {
         self.error_rate = rate;
+        self
+    }
+
+    /// Answers 401 to requests without this header value (a test sees that a secret arrived).
+    pub fn require_header(mut self, name: &str, value: &str) -> Route {
+        self.require_header = Some((name.to_string(), value.to_string()));
         self
     }
 }
@@ -237,6 +246,16 @@ async fn respond(
         return Ok(response(404, Bytes::from_static(b"not found\n")));
     };
     served.count.fetch_add(1, Ordering::Relaxed);
+    let authorised = served
+        .route
+        .require_header
+        .as_ref()
+        .is_none_or(|(name, value)| {
+            req.headers()
+                .get(name.as_str())
+                .and_then(|v| v.to_str().ok())
+                == Some(value.as_str())
+        });
     // Drain the request body so keep-alive stays usable.
     let _ = http_body_util::BodyExt::collect(req.into_body()).await;
     let delay = served.route.latency.sample();
@@ -246,6 +265,9 @@ async fn respond(
     let mut paused = shared.paused.subscribe();
     let _ = paused.wait_for(|p| !*p).await;
     let route = &served.route;
+    if !authorised {
+        return Ok(response(401, Bytes::from_static(b"unauthorised\n")));
+    }
     if route.error_rate > 0.0 && fastrand::f64() < route.error_rate {
         return Ok(response(
             500,

@@ -7,6 +7,10 @@ pub mod outputs;
 pub mod policy;
 pub mod s3_blobs;
 pub mod stack;
+pub mod quota;
+pub mod secrets;
+pub mod store;
+pub mod tasks;
 pub mod template;
 
 use crate::{Error, Result};

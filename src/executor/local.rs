@@ -111,6 +111,7 @@ impl Executor for Local {
             stopped,
             parts,
             cpu,
+            distributed: None,
         })
     }
 }
@@ -171,7 +172,7 @@ impl Drop for SignalWatch {
 }
 
 #[cfg(unix)]
-async fn termination() {
+pub(crate) async fn termination() {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
@@ -186,6 +187,6 @@ async fn termination() {
 }
 
 #[cfg(not(unix))]
-async fn termination() {
+pub(crate) async fn termination() {
     let _ = tokio::signal::ctrl_c().await;
 }

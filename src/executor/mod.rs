@@ -1,10 +1,13 @@
 //! Where the load runs. An executor turns a plan into an aggregate of what was measured; it knows
 //! nothing of thresholds or reports: it shows its progress to an observer, which may stop the run.
 
+mod fargate;
 mod local;
 
 use std::time::Duration;
 
+pub use fargate::{ops, stack_outputs, timing_from_env, Fargate};
+pub(crate) use local::termination;
 pub use local::Local;
 
 use crate::plan::Plan;
@@ -29,6 +32,23 @@ pub struct Execution {
     pub parts: usize,
     /// Busy fraction of each part (CPU time over wall time): near 1, the generator was saturated.
     pub cpu: Vec<f64>,
+    /// Set by a distributed executor: the run id it used, its name, and its own figures.
+    pub distributed: Option<DistributedRun>,
+}
+
+/// What a distributed executor adds to an execution.
+#[derive(Debug)]
+pub struct DistributedRun {
+    /// `fargate`.
+    pub executor: &'static str,
+    /// The id the run's resources carry; results.json uses the same.
+    pub run_id: String,
+    pub figures: crate::results::Distributed,
+    /// Things the summary must say (a lost worker tolerated by `min_workers`...).
+    pub warnings: Vec<String>,
+    /// Workers were lost beyond what the scenario allows: the run fails with exit 3, after its
+    /// (partial) report is written.
+    pub infra_failure: Option<String>,
 }
 
 /// Live view of a run; called about once a second.

@@ -192,7 +192,21 @@ fn context(r: &Results) -> String {
     if let Some(load) = r.load.as_ref().map(describe_load) {
         parts.push(load);
     }
-    parts.join(" · ")
+    let mut text = parts.join(" · ");
+    if let Some(d) = &r.distributed {
+        // Failed workers are named in the warnings; this line says how the run went.
+        let p = &d.phases;
+        let skew = d
+            .start_skew_ms
+            .map(|s| format!(" · start skew {s:.0} ms"))
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "\n\n{} of {} workers contributed{skew} · phases: stack check {:.1}s, launch {:.1}s, \
+             barrier {:.1}s, load {:.1}s, merge {:.1}s",
+            d.contributed, d.workers, p.stack_check_s, p.launch_s, p.barrier_s, p.load_s, p.merge_s
+        ));
+    }
+    text
 }
 
 /// Fargate runs: `**Fargate cost:** $0.0812 (estimated $0.0950) · 4 tasks × 1 vCPU, ...`.

@@ -101,8 +101,9 @@ impl Moto {
         .expect("write to moto");
         let mut answer = String::new();
         stream.read_to_string(&mut answer).expect("read from moto");
+        // moto answers 200 or 201 (set-transition says CREATED).
         assert!(
-            answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+            answer.starts_with("HTTP/1.1 20") || answer.starts_with("HTTP/1.0 20"),
             "moto answered {path} with {answer}"
         );
     }

@@ -1,0 +1,393 @@
+//! The Fargate executor: the controller of a distributed run (DESIGN.md, "Distributed run on
+//! Fargate"). It launches the workers, holds them at a barrier until enough are ready, starts them
+//! on one instant of S3's clock, shows their merged live progress to the observer, and merges
+//! their partial results exactly. Every task it starts is stopped on every path out (a guard).
+
+mod barrier;
+mod collect;
+mod guard;
+pub mod ops;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{DistributedRun, Execution, Executor, Observer, StopReason};
+use crate::cloud::aws::{self, Aws};
+use crate::cloud::outputs::StackOutputs;
+use crate::cloud::quota::{self, QuotaCheck};
+use crate::cloud::store::Store;
+use crate::cloud::{secrets, tasks};
+use crate::plan::Plan;
+use crate::protocol::{Abort, Heartbeat, PlanDoc, RunLocation, SecretRef, Timing, VERSION};
+use crate::results::{Distributed, Phases};
+use crate::stats::Aggregate;
+use crate::{Error, Result};
+
+use guard::TaskGuard;
+
+/// Runs the load on `workers` Fargate tasks of the stack.
+#[derive(Clone, Debug)]
+pub struct Fargate {
+    pub stack_name: String,
+    pub region: Option<String>,
+    /// The worker image; required until the controller can push its own binary as one.
+    pub image: Option<String>,
+    pub workers: u32,
+    pub timing: Timing,
+}
+
+impl Executor for Fargate {
+    fn execute(&self, plan: &Plan, observer: &mut dyn Observer) -> Result<Execution> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Error::infra(format!("cannot start the controller's runtime: {e}"), None)
+            })?;
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let flag = cancelled.clone();
+        let signals = rt.spawn(async move {
+            super::termination().await;
+            flag.store(true, Ordering::SeqCst);
+        });
+        let out = rt.block_on(self.control(plan, observer, &cancelled));
+        signals.abort();
+        out
+    }
+}
+
+/// The protocol's intervals: the defaults, or `LOADGATE_FARGATE_TIMING` (JSON of [`Timing`], in
+/// ms) so that tests see a lost heartbeat in seconds rather than minutes.
+pub fn timing_from_env() -> Timing {
+    std::env::var("LOADGATE_FARGATE_TIMING")
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// The one DescribeStacks of the warm path. The integrator replaces this with `stack::ensure`.
+pub async fn stack_outputs(aws: &Aws, stack_name: &str) -> Result<StackOutputs> {
+    let out = aws
+        .cloudformation()
+        .describe_stacks()
+        .stack_name(stack_name)
+        .send()
+        .await
+        .map_err(|e| aws::error(format!("describe stack {stack_name}"), e))?;
+    let stack = out.stacks().first().ok_or_else(|| {
+        Error::infra(
+            format!("there is no stack {stack_name}"),
+            format!("deploy it with `loadgate stack deploy --stack-name {stack_name}`"),
+        )
+    })?;
+    let pairs = stack
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?, o.output_value()?)));
+    StackOutputs::from_pairs(stack_name, pairs)
+}
+
+/// Everything one run shares between its phases.
+struct Run<'a> {
+    plan: &'a Plan,
+    workers: u32,
+    timing: Timing,
+    outputs: StackOutputs,
+    ecs: aws_sdk_ecs::Client,
+    store: Store,
+    loc: RunLocation,
+    cancelled: &'a AtomicBool,
+}
+
+impl Run<'_> {
+    fn cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    async fn heartbeat(&self) -> Result<()> {
+        let beat = Heartbeat {
+            version: VERSION,
+            at_ms: self.store.clock().now_ms(),
+        };
+        self.store.put_json(&self.loc.heartbeat(), &beat).await
+    }
+
+    /// Tells every worker to stop (best effort: the tasks are stopped as well).
+    async fn abort(&self, reason: &str) {
+        let doc = Abort {
+            version: VERSION,
+            reason: reason.to_string(),
+        };
+        if let Err(e) = self.store.put_json(&self.loc.abort(), &doc).await {
+            eprintln!("warning: cannot write abort.json: {e}");
+        }
+    }
+}
+
+impl Fargate {
+    /// How many workers must contribute. The scenario's `min_workers` defaults to its
+    /// `workers`, meaning all of them: that stays "all" when `--workers` changes the count.
+    fn min_workers(&self, plan: &Plan) -> u32 {
+        let min = plan.fargate.min_workers;
+        if min == 0 || min >= plan.workers {
+            self.workers
+        } else {
+            min.min(self.workers)
+        }
+    }
+
+    async fn control(
+        &self,
+        plan: &Plan,
+        observer: &mut dyn Observer,
+        cancelled: &AtomicBool,
+    ) -> Result<Execution> {
+        let started = Instant::now();
+        let image = self.image.clone().ok_or_else(|| {
+            Error::input(
+                "--executor fargate needs --image URI (or LOADGATE_IMAGE): the worker image to run",
+            )
+        })?;
+        let aws = Aws::load(self.region.as_deref()).await?;
+        let outputs = stack_outputs(&aws, &self.stack_name).await?;
+        match quota::check(
+            &aws.service_quotas(),
+            plan.fargate.spot,
+            self.workers,
+            plan.fargate.cpu,
+        )
+        .await
+        {
+            QuotaCheck::TooSmall { quota, needed } => return Err(Error::infra(
+                format!(
+                    "{} workers of {} vCPU need {needed} vCPU, but the account's Fargate quota \
+                         in {} is {quota} vCPU",
+                    self.workers,
+                    f64::from(plan.fargate.cpu) / 1024.0,
+                    aws.region()
+                ),
+                "lower --workers or fargate.cpu, or ask AWS for a higher quota (Service Quotas)"
+                    .to_string(),
+            )),
+            QuotaCheck::Unknown(why) => {
+                eprintln!("note: the Fargate vCPU quota is unknown ({why}); proceeding")
+            }
+            QuotaCheck::Fits { .. } => {}
+        }
+        let spec = tasks::TaskSpec {
+            family: crate::cloud::task_family(&self.stack_name),
+            image,
+            cpu: plan.fargate.cpu,
+            memory: plan.fargate.memory,
+            arm64: tasks::host_is_arm64(),
+            execution_role_arn: outputs.execution_role_arn.clone(),
+            task_role_arn: outputs.task_role_arn.clone(),
+            log_group: outputs.log_group.clone(),
+            region: aws.region().to_string(),
+        };
+        let ecs = aws.ecs();
+        let task_definition = tasks::ensure_task_definition(&ecs, &spec).await?;
+        let stack_check = started.elapsed();
+
+        let run_id = crate::run::new_run_id();
+        let store = Store::new(&aws, &outputs.bucket);
+        let loc = RunLocation::new(&outputs.bucket, &run_id);
+        let run = Run {
+            plan,
+            workers: self.workers,
+            timing: self.timing,
+            outputs,
+            ecs,
+            store,
+            loc,
+            cancelled,
+        };
+        let ssm = aws.ssm();
+        let mut guard = TaskGuard::new(run.ecs.clone(), run.outputs.cluster_name.clone());
+        let mut refs: Vec<SecretRef> = Vec::new();
+        let out = self
+            .drive(
+                &run,
+                &task_definition,
+                &ssm,
+                &mut refs,
+                &mut guard,
+                observer,
+                stack_check,
+            )
+            .await;
+        if let Err(e) = &out {
+            run.abort(&format!("the controller failed: {e}")).await;
+        }
+        let left = guard.stop_all("loadgate run ended").await;
+        for l in left {
+            eprintln!("warning: {l}");
+        }
+        for l in secrets::delete(&ssm, &refs).await {
+            eprintln!("warning: the run's secrets were not deleted: {l}");
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn drive(
+        &self,
+        run: &Run<'_>,
+        task_definition: &str,
+        ssm: &aws_sdk_ssm::Client,
+        refs: &mut Vec<SecretRef>,
+        guard: &mut TaskGuard,
+        observer: &mut dyn Observer,
+        stack_check: Duration,
+    ) -> Result<Execution> {
+        let plan = run.plan;
+        // The heartbeat first: its answer's Date also calibrates the clock for the deadline.
+        run.heartbeat().await?;
+        let mut doc_plan = serde_json::to_value(plan)
+            .map_err(|e| Error::infra(format!("cannot serialise the plan: {e}"), None))?;
+        let path = secrets::run_path(&self.stack_name, &run.loc.run_id);
+        let values = secrets::externalise(&mut doc_plan, &plan.secrets, &path);
+        refs.extend(values.iter().map(|(r, _)| r.clone()));
+        secrets::put(ssm, &values).await?;
+        let t = run.timing;
+        let budget = t.ready_timeout
+            + t.start_delay
+            + plan.load.duration()
+            + t.heartbeat_timeout
+            + t.live_every * 4;
+        let doc = PlanDoc {
+            version: VERSION,
+            run_id: run.loc.run_id.clone(),
+            plan: doc_plan,
+            secrets: refs.clone(),
+            workers: self.workers,
+            deadline_ms: run.store.clock().now_ms() + budget.as_millis() as i64,
+            timing: t,
+        };
+        run.store.put_json(&run.loc.plan(), &doc).await?;
+
+        let launch_started = Instant::now();
+        let launch = tasks::Launch {
+            cluster: run.outputs.cluster_name.clone(),
+            task_definition: task_definition.to_string(),
+            subnets: run.outputs.subnet_ids.clone(),
+            security_group: run.outputs.security_group_id.clone(),
+            public_ip: run.outputs.public_subnets,
+            run_id: run.loc.run_id.clone(),
+            run_url: run.loc.url(),
+            spot: plan.fargate.spot,
+            rounds: 5,
+            backoff: Duration::from_secs(2),
+        };
+        let launched = tasks::launch(&run.ecs, &launch, self.workers).await;
+        guard.add(&launched.arns);
+        eprintln!(
+            "loadgate: run {} launched {}/{} Fargate tasks in {:.1}s ({} RunTask calls)",
+            run.loc.run_id,
+            launched.arns.len(),
+            self.workers,
+            launch_started.elapsed().as_secs_f64(),
+            launched.calls
+        );
+        let min = self.min_workers(plan);
+        if (launched.arns.len() as u32) < min {
+            return Err(Error::infra(
+                format!(
+                    "only {} of {} Fargate tasks started: {}",
+                    launched.arns.len(),
+                    self.workers,
+                    launched.failures.join("; ")
+                ),
+                "check the stack's subnets and the Fargate capacity of the region; \
+                 fargate.min_workers lets a run go on with fewer workers"
+                    .to_string(),
+            ));
+        }
+        let launch_time = launch_started.elapsed();
+
+        let barrier_started = Instant::now();
+        let ready = match barrier::wait(run, guard.arns(), min).await? {
+            barrier::Outcome::Ready(ready) => ready,
+            barrier::Outcome::Cancelled => {
+                run.abort("cancelled (SIGINT/SIGTERM)").await;
+                return Ok(empty(plan, run, StopReason::Cancelled));
+            }
+        };
+        let barrier_time = barrier_started.elapsed();
+
+        let load_started = Instant::now();
+        let collected = collect::run_load(run, &ready, guard, observer).await?;
+        let load_time = load_started.elapsed();
+
+        let merge_started = Instant::now();
+        let merged = collect::merge(run, &ready.workers, &collected).await?;
+        let phases = Phases {
+            stack_check_s: secs(stack_check),
+            launch_s: secs(launch_time),
+            barrier_s: secs(barrier_time),
+            load_s: secs(load_time),
+            merge_s: secs(merge_started.elapsed()),
+        };
+        let mut warnings = ready.notes.clone();
+        warnings.extend(merged.warnings.iter().cloned());
+        let contributed = merged.contributed;
+        let infra_failure = (contributed < min && collected.stopped.is_none()).then(|| {
+            format!(
+                "{} of {} workers contributed (fargate.min_workers needs {min}); failed: {}",
+                contributed,
+                self.workers,
+                merged
+                    .failed
+                    .iter()
+                    .map(|f| format!("{} ({})", f.worker, f.reason))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+        Ok(Execution {
+            aggregate: merged.aggregate,
+            stopped: collected.stopped,
+            parts: contributed as usize,
+            cpu: merged.cpu,
+            distributed: Some(DistributedRun {
+                executor: "fargate",
+                run_id: run.loc.run_id.clone(),
+                figures: Distributed {
+                    workers: self.workers,
+                    contributed,
+                    start_skew_ms: merged.start_skew_ms,
+                    phases,
+                    failed: merged.failed,
+                },
+                warnings,
+                infra_failure,
+            }),
+        })
+    }
+}
+
+fn secs(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+/// A run cancelled before any load: nothing measured, but still a (partial) report.
+fn empty(plan: &Plan, run: &Run<'_>, why: StopReason) -> Execution {
+    Execution {
+        aggregate: Aggregate::new(&plan.labels),
+        stopped: Some(why),
+        parts: 0,
+        cpu: Vec::new(),
+        distributed: Some(DistributedRun {
+            executor: "fargate",
+            run_id: run.loc.run_id.clone(),
+            figures: Distributed {
+                workers: run.workers,
+                ..Distributed::default()
+            },
+            warnings: Vec::new(),
+            infra_failure: None,
+        }),
+    }
+}

@@ -1,0 +1,254 @@
+//! The load phase and the merge: the controller keeps the heartbeat fresh, merges the workers'
+//! live snapshots for the observer (which checks `abort` thresholds), watches for lost workers,
+//! and at the end merges every partial result exactly (histograms add).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use super::barrier::Ready;
+use super::guard::TaskGuard;
+use super::Run;
+use crate::cloud::store::Store;
+use crate::cloud::tasks;
+use crate::executor::{Observer, StopReason};
+use crate::protocol::{self, WorkerResult};
+use crate::results::FailedWorker;
+use crate::stats::Aggregate;
+use crate::Result;
+
+const TICK: Duration = Duration::from_secs(1);
+const DESCRIBE_EVERY: Duration = Duration::from_secs(5);
+
+pub struct Collected {
+    pub stopped: Option<StopReason>,
+    /// Workers that will send no result, and why.
+    pub lost: BTreeMap<String, String>,
+}
+
+pub async fn run_load(
+    run: &Run<'_>,
+    ready: &Ready,
+    guard: &mut TaskGuard,
+    observer: &mut dyn Observer,
+) -> Result<Collected> {
+    let t = run.timing;
+    let planned = run.plan.load.duration();
+    let workers: BTreeSet<String> = ready.workers.iter().cloned().collect();
+    let hard_end = ready.start + planned + t.heartbeat_timeout + t.live_every * 4;
+    let (mut last_beat, mut last_live, mut last_describe) =
+        (Instant::now(), Instant::now(), Instant::now());
+    let mut live = Aggregate::new(&run.plan.labels);
+    let mut done: BTreeSet<String>;
+    let mut lost: BTreeMap<String, String> = BTreeMap::new();
+    let mut stopped_since: BTreeMap<String, Instant> = BTreeMap::new();
+    let mut stopped = None;
+    loop {
+        tokio::time::sleep(TICK).await;
+        if run.cancelled() {
+            stopped = Some(StopReason::Cancelled);
+            break;
+        }
+        if last_beat.elapsed() >= t.heartbeat_every {
+            last_beat = Instant::now();
+            run.heartbeat().await?;
+        }
+        let elapsed = Instant::now().saturating_duration_since(ready.start);
+        if last_live.elapsed() >= t.live_every {
+            last_live = Instant::now();
+            let (merged, reporting) = merge_prefix(&run.store, &run.loc.live_prefix(), run).await?;
+            live = merged;
+            eprintln!(
+                "loadgate: {reporting}/{} workers reporting, {} requests",
+                workers.len(),
+                live.total.requests
+            );
+        }
+        live.duration = elapsed.min(planned);
+        if elapsed > Duration::ZERO {
+            if let Some(reason) = observer.progress(&live, elapsed, planned) {
+                stopped = Some(StopReason::Aborted(reason));
+                break;
+            }
+        }
+        let prefix = run.loc.results_prefix();
+        done = run
+            .store
+            .list(&prefix)
+            .await?
+            .iter()
+            .filter_map(|k| protocol::worker_of(k, &prefix))
+            .collect();
+        if workers
+            .iter()
+            .all(|w| done.contains(w) || lost.contains_key(w))
+        {
+            break;
+        }
+        if last_describe.elapsed() >= DESCRIBE_EVERY {
+            last_describe = Instant::now();
+            let states = tasks::describe(&run.ecs, &run.outputs.cluster_name, guard.arns()).await?;
+            for s in states
+                .iter()
+                .filter(|s| s.stopped() && workers.contains(&s.id))
+            {
+                if done.contains(&s.id) {
+                    continue;
+                }
+                // A worker writes its result before it exits: give the write a moment to land.
+                let since = *stopped_since
+                    .entry(s.id.clone())
+                    .or_insert_with(Instant::now);
+                if since.elapsed() >= t.live_every + DESCRIBE_EVERY {
+                    let reason = s.stopped_reason.clone().unwrap_or_else(|| "stopped".into());
+                    lost.insert(
+                        s.id.clone(),
+                        format!("task stopped without a result: {reason}"),
+                    );
+                }
+            }
+        }
+        if Instant::now() >= hard_end {
+            for w in workers.iter().filter(|w| !done.contains(*w)) {
+                lost.entry(w.clone())
+                    .or_insert_with(|| "no result by the run's deadline".to_string());
+            }
+            break;
+        }
+    }
+    if let Some(why) = &stopped {
+        let reason = match why {
+            StopReason::Cancelled => "cancelled (SIGINT/SIGTERM)".to_string(),
+            StopReason::Aborted(r) => r.clone(),
+        };
+        run.abort(&reason).await;
+        for l in guard.stop_all(&reason).await {
+            eprintln!("warning: {l}");
+        }
+        // Stopped workers flush their results (SIGTERM or abort.json): wait for them, briefly.
+        let until = Instant::now() + t.live_every * 2 + Duration::from_secs(10);
+        while Instant::now() < until {
+            let prefix = run.loc.results_prefix();
+            let keys = run.store.list(&prefix).await?;
+            done = keys
+                .iter()
+                .filter_map(|k| protocol::worker_of(k, &prefix))
+                .collect();
+            if workers
+                .iter()
+                .all(|w| done.contains(w) || lost.contains_key(w))
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    Ok(Collected { stopped, lost })
+}
+
+/// Merges every snapshot under `prefix`; with how many there were.
+async fn merge_prefix(store: &Store, prefix: &str, run: &Run<'_>) -> Result<(Aggregate, usize)> {
+    let keys = store.list(prefix).await?;
+    let fetched = fetch_all(store, keys).await;
+    let mut agg = Aggregate::new(&run.plan.labels);
+    let mut n = 0;
+    for r in fetched.into_iter().flatten() {
+        if let Some(Ok(part)) = r.results.as_ref().map(|res| res.to_aggregate()) {
+            agg.merge(&part);
+            n += 1;
+        }
+    }
+    Ok((agg, n))
+}
+
+/// Reads the documents in parallel; one that cannot be read or parsed is `None`.
+async fn fetch_all(store: &Store, keys: Vec<String>) -> Vec<Option<WorkerResult>> {
+    let calls = keys.into_iter().map(|k| {
+        let store = store.clone();
+        async move { store.get_json::<WorkerResult>(&k).await.ok().flatten() }
+    });
+    tasks::join_all(calls).await
+}
+
+pub struct Merged {
+    pub aggregate: Aggregate,
+    pub contributed: u32,
+    pub failed: Vec<FailedWorker>,
+    pub cpu: Vec<f64>,
+    pub start_skew_ms: Option<f64>,
+    pub warnings: Vec<String>,
+}
+
+/// Merges the final results of `workers`; names each worker that failed or sent nothing.
+pub async fn merge(run: &Run<'_>, workers: &[String], collected: &Collected) -> Result<Merged> {
+    let keys = workers.iter().map(|w| run.loc.result(w)).collect();
+    let fetched = fetch_all(&run.store, keys).await;
+    let by_id: BTreeMap<String, WorkerResult> = fetched
+        .into_iter()
+        .flatten()
+        .map(|r| (r.worker_id.clone(), r))
+        .collect();
+    let mut aggregate = Aggregate::new(&run.plan.labels);
+    let (mut contributed, mut failed, mut cpu, mut starts) =
+        (0, Vec::new(), Vec::new(), Vec::new());
+    for w in workers {
+        let log_stream = Some(tasks::log_stream(w));
+        let Some(r) = by_id.get(w) else {
+            let reason = collected
+                .lost
+                .get(w)
+                .cloned()
+                .unwrap_or_else(|| "sent no result".into());
+            failed.push(FailedWorker {
+                worker: w.clone(),
+                reason,
+                log_stream,
+            });
+            continue;
+        };
+        if let Some(Ok(part)) = r.results.as_ref().map(|res| res.to_aggregate()) {
+            aggregate.merge(&part);
+            if r.error.is_none() {
+                contributed += 1;
+            }
+        }
+        if let Some(e) = &r.error {
+            failed.push(FailedWorker {
+                worker: w.clone(),
+                reason: e.clone(),
+                log_stream,
+            });
+        }
+        starts.extend(r.started_at_ms);
+        cpu.extend(r.cpu.iter().copied().reduce(f64::max));
+    }
+    let start_skew_ms = match (starts.iter().min(), starts.iter().max()) {
+        (Some(lo), Some(hi)) => Some((hi - lo) as f64),
+        _ => None,
+    };
+    let mut warnings = Vec::new();
+    if !failed.is_empty() {
+        warnings.push(format!(
+            "{} of {} workers contributed; failed: {}",
+            contributed,
+            workers.len(),
+            failed
+                .iter()
+                .map(|f| format!(
+                    "{} ({}; log stream {})",
+                    f.worker,
+                    f.reason,
+                    f.log_stream.as_deref().unwrap_or("-")
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(Merged {
+        aggregate,
+        contributed,
+        failed,
+        cpu,
+        start_skew_ms,
+        warnings,
+    })
+}

@@ -1,0 +1,332 @@
+//! The tests' Fargate: moto records the tasks the controller starts; this plays the part of
+//! Fargate by starting `loadgate worker` locally for each, with the task's override environment
+//! and a task metadata endpoint that gives its task ARN (so worker id = task id, as on AWS). A
+//! task that moto shows STOPPED (StopTask) gets SIGTERM, as Fargate sends.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::moto::Moto;
+
+pub const STACK: &str = "loadgate";
+pub const CLUSTER: &str = "lg";
+pub const BUCKET: &str = "lg-runs";
+
+/// The stack's outputs, as a stack made by the real template would give them, over resources
+/// moto can make (a VPC, a subnet, a security group, the bucket and the cluster).
+const TEMPLATE: &str = r#"{
+  "Resources": {
+    "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16",
+                                          "EnableDnsSupport": true, "EnableDnsHostnames": true}},
+    "Subnet": {"Type": "AWS::EC2::Subnet",
+               "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.0.1.0/24"}},
+    "Sg": {"Type": "AWS::EC2::SecurityGroup",
+           "Properties": {"GroupDescription": "workers", "VpcId": {"Ref": "Vpc"}}},
+    "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "lg-runs"}},
+    "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": "lg"}}
+  },
+  "Outputs": {
+    "ClusterName": {"Value": "lg"},
+    "ClusterArn": {"Value": "arn:aws:ecs:us-east-1:123456789012:cluster/lg"},
+    "SubnetIds": {"Value": {"Ref": "Subnet"}},
+    "PublicSubnets": {"Value": "true"},
+    "SecurityGroupId": {"Value": {"Fn::GetAtt": ["Sg", "GroupId"]}},
+    "BucketName": {"Value": "lg-runs"},
+    "LogGroupName": {"Value": "/loadgate/lg"},
+    "RepositoryName": {"Value": "lg"},
+    "RepositoryUri": {"Value": "123456789012.dkr.ecr.us-east-1.amazonaws.com/lg"},
+    "TaskRoleArn": {"Value": "arn:aws:iam::123456789012:role/task"},
+    "ExecutionRoleArn": {"Value": "arn:aws:iam::123456789012:role/exec"}
+  }
+}"#;
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Deploys the test stack into moto.
+pub fn deploy(moto: &Moto) {
+    runtime().block_on(async {
+        let cfn = moto.aws().await.cloudformation();
+        cfn.create_stack()
+            .stack_name(STACK)
+            .template_body(TEMPLATE)
+            .send()
+            .await
+            .expect("create the test stack");
+        let resources = cfn
+            .describe_stack_resources()
+            .stack_name(STACK)
+            .send()
+            .await
+            .expect("stack resources");
+        let vpc = resources
+            .stack_resources()
+            .iter()
+            .find(|r| r.logical_resource_id() == Some("Vpc"))
+            .and_then(|r| r.physical_resource_id())
+            .expect("the VPC")
+            .to_string();
+        // moto's CloudFormation ignores EnableDnsHostnames, and its RunTask needs it for awsvpc.
+        ec2_query(
+            moto,
+            &format!("Action=ModifyVpcAttribute&Version=2016-11-15&VpcId={vpc}&EnableDnsHostnames.Value=true"),
+        );
+    });
+}
+
+/// One EC2 query-API call to moto (the tests have no EC2 client); moto routes it by the
+/// credential scope and does not check the signature.
+fn ec2_query(moto: &Moto, body: &str) {
+    use std::io::Read;
+    let addr = moto.endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to moto");
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, \
+         SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write to moto");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read from moto");
+    assert!(answer.starts_with("HTTP/1.1 200"), "EC2 {body}: {answer}");
+}
+
+/// Protocol intervals short enough for tests (ms).
+pub const FAST: &str = r#"{"heartbeat_every":1000,"heartbeat_timeout":5000,"live_every":1000,"start_delay":1500,"ready_timeout":60000}"#;
+
+/// A running worker the fake Fargate started.
+pub struct Worker {
+    pub task_id: String,
+    pub child: Child,
+    pub started: Instant,
+    pub terminated: bool,
+}
+
+pub struct FakeFargate {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    pub workers: Arc<Mutex<BTreeMap<String, Worker>>>,
+    _metadata: JoinHandle<()>,
+}
+
+impl FakeFargate {
+    pub fn start(moto: &Moto) -> FakeFargate {
+        let metadata = TcpListener::bind("127.0.0.1:0").expect("bind metadata");
+        let meta_addr = metadata.local_addr().expect("addr");
+        let meta = std::thread::spawn(move || serve_metadata(metadata));
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers: Arc<Mutex<BTreeMap<String, Worker>>> = Arc::default();
+        let env = moto.env();
+        let endpoint = moto.endpoint.clone();
+        let (flag, seen) = (stop.clone(), workers.clone());
+        let thread = std::thread::spawn(move || {
+            let rt = runtime();
+            rt.block_on(async move {
+                let moto_aws = aws_for(&endpoint).await;
+                let ecs = moto_aws.ecs();
+                while !flag.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    let Ok(list) = ecs.list_tasks().cluster(CLUSTER).send().await else {
+                        continue;
+                    };
+                    let arns = list.task_arns().to_vec();
+                    if arns.is_empty() {
+                        continue;
+                    }
+                    let Ok(described) = ecs
+                        .describe_tasks()
+                        .cluster(CLUSTER)
+                        .set_tasks(Some(arns))
+                        .send()
+                        .await
+                    else {
+                        continue;
+                    };
+                    let mut workers = seen.lock().expect("lock");
+                    for task in described.tasks() {
+                        let arn = task.task_arn().unwrap_or_default();
+                        let id = arn.rsplit('/').next().unwrap_or_default().to_string();
+                        let status = task.last_status().unwrap_or_default();
+                        if let Some(w) = workers.get_mut(&id) {
+                            if status == "STOPPED" && !w.terminated {
+                                w.terminated = true;
+                                // SAFETY: a plain kill(2) of our own child.
+                                unsafe { libc::kill(w.child.id() as i32, libc::SIGTERM) };
+                            }
+                            continue;
+                        }
+                        if status == "STOPPED" {
+                            continue;
+                        }
+                        let mut cmd = Command::new(env!("CARGO_BIN_EXE_loadgate"));
+                        cmd.arg("worker")
+                            .env_remove("LOADGATE_FARGATE_TIMING")
+                            .env(
+                                "ECS_CONTAINER_METADATA_URI_V4",
+                                format!("http://{meta_addr}/v4/{id}"),
+                            )
+                            .stdin(Stdio::null())
+                            .stdout(Stdio::null())
+                            .stderr(Stdio::inherit());
+                        for (k, v) in &env {
+                            cmd.env(k, v);
+                        }
+                        for o in task
+                            .overrides()
+                            .map(|o| o.container_overrides())
+                            .unwrap_or_default()
+                        {
+                            for kv in o.environment() {
+                                if let (Some(k), Some(v)) = (kv.name(), kv.value()) {
+                                    cmd.env(k, v);
+                                }
+                            }
+                        }
+                        let child = cmd.spawn().expect("start a worker");
+                        workers.insert(
+                            id.clone(),
+                            Worker {
+                                task_id: id,
+                                child,
+                                started: Instant::now(),
+                                terminated: false,
+                            },
+                        );
+                    }
+                }
+            });
+        });
+        FakeFargate {
+            stop,
+            thread: Some(thread),
+            workers,
+            _metadata: meta,
+        }
+    }
+
+    /// Kills one worker process (SIGKILL: no result) and marks its task STOPPED in moto, as a
+    /// crashed container would be; returns its task id.
+    pub fn kill_one(&self, moto: &Moto) -> String {
+        let id = {
+            let mut workers = self.workers.lock().expect("lock");
+            let w = workers.values_mut().next().expect("a worker runs");
+            w.terminated = true;
+            let _ = w.child.kill();
+            w.task_id.clone()
+        };
+        runtime().block_on(async {
+            let ecs = moto.aws().await.ecs();
+            ecs.stop_task()
+                .cluster(CLUSTER)
+                .task(&id)
+                .reason("Essential container in task exited")
+                .send()
+                .await
+                .expect("stop task");
+        });
+        id
+    }
+
+    /// Waits until `n` workers run and have been up for `for_at_least`.
+    pub fn wait_for(&self, n: usize, for_at_least: Duration) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            {
+                let workers = self.workers.lock().expect("lock");
+                if workers.len() >= n
+                    && workers
+                        .values()
+                        .all(|w| w.started.elapsed() >= for_at_least)
+                {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "{n} workers did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops playing Fargate; returns each worker's exit code (by task id).
+    pub fn finish(mut self) -> BTreeMap<String, Option<i32>> {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let mut workers = self.workers.lock().expect("lock");
+        let mut codes = BTreeMap::new();
+        for (id, w) in workers.iter_mut() {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let code = loop {
+                match w.child.try_wait() {
+                    Ok(Some(status)) => break status.code(),
+                    _ if Instant::now() > deadline => {
+                        let _ = w.child.kill();
+                        break None;
+                    }
+                    _ => std::thread::sleep(Duration::from_millis(50)),
+                }
+            };
+            codes.insert(id.clone(), code);
+        }
+        codes
+    }
+}
+
+impl Drop for FakeFargate {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Ok(mut workers) = self.workers.lock() {
+            for w in workers.values_mut() {
+                let _ = w.child.kill();
+                let _ = w.child.wait();
+            }
+        }
+    }
+}
+
+pub async fn aws_for(endpoint: &str) -> loadgate::cloud::aws::Aws {
+    use aws_config::{BehaviorVersion, Region};
+    use aws_credential_types::Credentials;
+    let loader = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(crate::moto::REGION))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"));
+    loadgate::cloud::aws::Aws::load_from(loader)
+        .await
+        .expect("aws config")
+}
+
+/// The task metadata endpoint: `GET /v4/<task_id>/task` -> `{"TaskARN": ...}`.
+fn serve_metadata(listener: TcpListener) {
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        let mut line = String::new();
+        if BufReader::new(&stream).read_line(&mut line).is_err() {
+            continue;
+        }
+        let path = line.split_whitespace().nth(1).unwrap_or_default();
+        let id = path
+            .trim_start_matches("/v4/")
+            .trim_end_matches("/task")
+            .to_string();
+        let body =
+            format!(r#"{{"TaskARN":"arn:aws:ecs:us-east-1:123456789012:task/{CLUSTER}/{id}"}}"#);
+        let _ = write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    }
+}

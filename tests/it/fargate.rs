@@ -1,0 +1,423 @@
+//! Distributed runs end to end: the controller binary against moto, with tests/it/fake_fargate.rs
+//! playing Fargate (a local `loadgate worker` per task moto records).
+
+use std::time::Duration;
+
+use loadgate::target::Route;
+use serde_json::Value;
+
+use crate::fake_fargate::{self, FakeFargate, BUCKET, CLUSTER, FAST};
+use crate::harness::{Ran, Test};
+use crate::moto::Moto;
+
+const SECRET: &str = "tok-5e1f09a7c3";
+
+fn scenario(load: &str, extra: &str) -> String {
+    format!(
+        "name: dist\ntarget: \"{{target}}\"\ndefaults: {{ headers: {{ Authorization: \"Bearer ${{API_TOKEN}}\" }} }}\n\
+         load: {load}\nrequests:\n  - {{ name: a, path: /a }}\n  - {{ name: b, path: /b }}\n{extra}"
+    )
+}
+
+fn routes() -> Vec<Route> {
+    let auth = format!("Bearer {SECRET}");
+    vec![
+        Route::ok("/a").require_header("authorization", &auth),
+        Route::ok("/b").require_header("authorization", &auth),
+    ]
+}
+
+fn controller(moto: &Moto, yaml: &str, workers: &str) -> Test {
+    let mut test = Test::new()
+        .scenario(yaml)
+        .target(routes())
+        .env("API_TOKEN", SECRET)
+        .env("LOADGATE_FARGATE_TIMING", FAST)
+        .args(&[
+            "run",
+            "--executor",
+            "fargate",
+            "--workers",
+            workers,
+            "--image",
+            "x",
+            "--baseline",
+            "none",
+        ]);
+    for (k, v) in moto.env() {
+        test = test.env(k, &v);
+    }
+    test
+}
+
+fn setup() -> Moto {
+    let moto = Moto::start();
+    moto.keep_tasks_running();
+    fake_fargate::deploy(&moto);
+    moto
+}
+
+fn assert_counts_match(ran: &Ran) {
+    let results = ran.results();
+    for (label, path) in [("a", "/a"), ("b", "/b")] {
+        assert_eq!(
+            results["labels"][label]["requests"].as_u64(),
+            Some(ran.target().count(path)),
+            "label {label}\n{}",
+            ran.stderr
+        );
+    }
+    assert_eq!(
+        results["total"]["requests"].as_u64(),
+        Some(ran.target().total())
+    );
+}
+
+/// Every object of the bucket, as text.
+fn bucket_objects(moto: &Moto) -> Vec<(String, String)> {
+    fake_fargate::runtime().block_on(async {
+        let s3 = moto.aws().await.s3();
+        let list = s3
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .expect("list");
+        let mut out = Vec::new();
+        for o in list.contents() {
+            let key = o.key().unwrap_or_default().to_string();
+            let got = s3
+                .get_object()
+                .bucket(BUCKET)
+                .key(&key)
+                .send()
+                .await
+                .expect("get");
+            let body = got.body.collect().await.expect("body").into_bytes();
+            out.push((key, String::from_utf8_lossy(&body).into_owned()));
+        }
+        out
+    })
+}
+
+fn task_statuses(moto: &Moto) -> Vec<String> {
+    fake_fargate::runtime().block_on(async {
+        let ecs = moto.aws().await.ecs();
+        let arns = ecs
+            .list_tasks()
+            .cluster(CLUSTER)
+            .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+            .send()
+            .await
+            .expect("list")
+            .task_arns()
+            .to_vec();
+        let mut all = arns;
+        let running = ecs
+            .list_tasks()
+            .cluster(CLUSTER)
+            .send()
+            .await
+            .expect("list");
+        all.extend(running.task_arns().iter().cloned());
+        all.sort();
+        all.dedup();
+        if all.is_empty() {
+            return Vec::new();
+        }
+        let described = ecs
+            .describe_tasks()
+            .cluster(CLUSTER)
+            .set_tasks(Some(all))
+            .send()
+            .await
+            .expect("describe");
+        described
+            .tasks()
+            .iter()
+            .map(|t| t.last_status().unwrap_or_default().to_string())
+            .collect()
+    })
+}
+
+#[test]
+fn three_workers_report_exactly_what_the_target_served() {
+    let moto = setup();
+    let fargate = FakeFargate::start(&moto);
+    let ran = controller(
+        &moto,
+        &scenario("{ concurrency: 6, hold_for: 2s }", ""),
+        "3",
+    )
+    .run();
+    let codes = fargate.finish();
+    ran.code(0);
+    assert_counts_match(&ran);
+    let results = ran.results();
+    assert_eq!(results["executor"], "fargate");
+    assert_eq!(results["workers"], 3);
+    assert_eq!(results["distributed"]["contributed"], 3, "{}", ran.stderr);
+    assert!(ran.target().total() > 0);
+    // The secret reached the target (401s would be errors) ...
+    assert_eq!(results["total"]["errors"], 0, "{}", ran.stderr);
+    // ... and was never written to S3 in plaintext, and its SSM parameters are gone.
+    let objects = bucket_objects(&moto);
+    assert!(objects.iter().any(|(k, _)| k.ends_with("plan.json")));
+    for (key, text) in &objects {
+        assert!(!text.contains(SECRET), "{key} holds the secret");
+    }
+    let left = fake_fargate::runtime().block_on(async {
+        let ssm = moto.aws().await.ssm();
+        ssm.get_parameters_by_path()
+            .path("/loadgate/loadgate/runs")
+            .recursive(true)
+            .send()
+            .await
+            .expect("ssm")
+            .parameters()
+            .len()
+    });
+    assert_eq!(left, 0, "the run's secrets were left in SSM");
+    assert_eq!(codes.len(), 3);
+    assert!(codes.values().all(|c| *c == Some(0)), "{codes:?}");
+    let d = &results["distributed"];
+    eprintln!(
+        "3-worker run: phases {} start skew {} ms",
+        d["phases"], d["start_skew_ms"]
+    );
+    let skew = d["start_skew_ms"].as_f64().expect("skew measured");
+    assert!(skew >= 0.0);
+}
+
+#[test]
+fn sigterm_to_the_controller_stops_every_task_and_writes_a_partial_report() {
+    let moto = setup();
+    let fargate = FakeFargate::start(&moto);
+    let ran = controller(
+        &moto,
+        &scenario("{ concurrency: 2, hold_for: 60s }", ""),
+        "2",
+    )
+    .run_with(|child| {
+        fargate.wait_for(2, Duration::from_secs(4));
+        // SAFETY: a plain kill(2) of our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    });
+    let codes = fargate.finish();
+    ran.code(130);
+    let results = ran.results();
+    assert_eq!(results["partial"], true);
+    assert_eq!(results["executor"], "fargate");
+    let statuses = task_statuses(&moto);
+    assert_eq!(statuses.len(), 2);
+    assert!(statuses.iter().all(|s| s == "STOPPED"), "{statuses:?}");
+    // The workers flushed what they had measured before stopping: it is in the report. Requests
+    // in flight at the stop are served but not counted (as in a local run): at most one per user.
+    let counted = results["total"]["requests"].as_u64().unwrap_or(0);
+    let served = ran.target().total();
+    assert!(counted > 0, "{}", ran.stderr);
+    assert!(
+        counted <= served && served - counted <= 2,
+        "{counted} of {served}"
+    );
+    assert!(codes.values().all(|c| *c == Some(0)), "{codes:?}");
+}
+
+fn lost_worker(extra: &str) -> (Ran, String) {
+    let moto = setup();
+    let fargate = FakeFargate::start(&moto);
+    let mut killed = String::new();
+    let ran = controller(
+        &moto,
+        &scenario("{ concurrency: 3, hold_for: 6s }", extra),
+        "3",
+    )
+    .run_with(|_| {
+        fargate.wait_for(3, Duration::from_secs(4));
+        killed = fargate.kill_one(&moto);
+    });
+    drop(fargate);
+    (ran, killed)
+}
+
+#[test]
+fn a_worker_killed_mid_run_fails_the_run_naming_it() {
+    let (ran, killed) = lost_worker("");
+    ran.code(3);
+    let results: Value = ran.results();
+    let failed = &results["distributed"]["failed"];
+    assert_eq!(failed[0]["worker"], killed.as_str(), "{failed}");
+    assert!(
+        failed[0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("exited"),
+        "{failed}"
+    );
+    assert!(
+        ran.stdout.contains(&killed),
+        "the summary names the lost worker"
+    );
+}
+
+#[test]
+fn min_workers_tolerates_a_lost_worker_and_says_so() {
+    let (ran, killed) = lost_worker("workers: 3\nfargate: { min_workers: 2 }\n");
+    ran.code(0);
+    let results = ran.results();
+    assert_eq!(results["distributed"]["contributed"], 2);
+    let warnings = results["warnings"].to_string();
+    assert!(warnings.contains(&killed), "{warnings}");
+}
+
+#[test]
+fn fifty_tasks_launch_in_five_parallel_run_task_calls() {
+    use loadgate::cloud::tasks;
+    let moto = setup();
+    let (out, took) = fake_fargate::runtime().block_on(async {
+        let aws = moto.aws().await;
+        let ecs = aws.ecs();
+        let outputs = loadgate::executor::stack_outputs(&aws, fake_fargate::STACK)
+            .await
+            .expect("outputs");
+        let spec = tasks::TaskSpec {
+            family: "loadgate-worker".into(),
+            image: "x".into(),
+            cpu: 1024,
+            memory: 2048,
+            arm64: false,
+            execution_role_arn: outputs.execution_role_arn.clone(),
+            task_role_arn: outputs.task_role_arn.clone(),
+            log_group: outputs.log_group.clone(),
+            region: "us-east-1".into(),
+        };
+        let def = tasks::ensure_task_definition(&ecs, &spec)
+            .await
+            .expect("task definition");
+        // A second run with the same sizing reuses the revision.
+        let again = tasks::ensure_task_definition(&ecs, &spec)
+            .await
+            .expect("again");
+        assert_eq!(def, again);
+        let launch = tasks::Launch {
+            cluster: outputs.cluster_name.clone(),
+            task_definition: def,
+            subnets: outputs.subnet_ids.clone(),
+            security_group: outputs.security_group_id.clone(),
+            public_ip: true,
+            run_id: "r50".into(),
+            run_url: "s3://lg-runs/runs/r50".into(),
+            spot: false,
+            rounds: 2,
+            backoff: Duration::from_millis(10),
+        };
+        let started = std::time::Instant::now();
+        let out = tasks::launch(&ecs, &launch, 50).await;
+        let took = started.elapsed();
+        let listed = tasks::list(&ecs, &outputs.cluster_name, Some("r50"))
+            .await
+            .expect("list");
+        assert_eq!(listed.len(), 50);
+        (out, took)
+    });
+    eprintln!(
+        "50 tasks launched against moto in {:.0} ms",
+        took.as_secs_f64() * 1000.0
+    );
+    assert_eq!(out.arns.len(), 50, "{:?}", out.failures);
+    assert_eq!(out.calls, 5);
+}
+
+#[test]
+fn an_abort_threshold_breached_on_live_data_stops_every_worker() {
+    let moto = setup();
+    let fargate = FakeFargate::start(&moto);
+    let yaml = scenario(
+        "{ concurrency: 2, hold_for: 60s }",
+        "thresholds:\n  - { expr: \"rps < 1\", abort: true }\n",
+    );
+    let ran = controller(&moto, &yaml, "2").run();
+    let codes = fargate.finish();
+    ran.code(1);
+    let results = ran.results();
+    assert_eq!(results["partial"], true);
+    let stopped = results["stopped"].as_str().unwrap_or_default();
+    assert!(stopped.contains("rps < 1"), "{stopped}");
+    let statuses = task_statuses(&moto);
+    assert!(statuses.iter().all(|s| s == "STOPPED"), "{statuses:?}");
+    let objects = bucket_objects(&moto);
+    let abort = objects.iter().find(|(k, _)| k.ends_with("abort.json"));
+    assert!(
+        abort.is_some_and(|(_, text)| text.contains("rps < 1")),
+        "{objects:?}"
+    );
+    assert!(codes.values().all(|c| *c == Some(0)), "{codes:?}");
+    assert!(
+        ran.stdout.contains("2 of 2 workers contributed"),
+        "{}",
+        ran.stdout
+    );
+}
+
+#[test]
+fn runs_lists_a_run_and_stop_ends_it() {
+    use loadgate::cloud::tasks;
+    let moto = setup();
+    fake_fargate::runtime().block_on(async {
+        let aws = moto.aws().await;
+        let outputs = loadgate::executor::stack_outputs(&aws, fake_fargate::STACK)
+            .await
+            .expect("outputs");
+        let spec = tasks::TaskSpec {
+            family: "loadgate-worker".into(),
+            image: "x".into(),
+            cpu: 1024,
+            memory: 2048,
+            arm64: false,
+            execution_role_arn: outputs.execution_role_arn.clone(),
+            task_role_arn: outputs.task_role_arn.clone(),
+            log_group: outputs.log_group.clone(),
+            region: "us-east-1".into(),
+        };
+        let def = tasks::ensure_task_definition(&aws.ecs(), &spec)
+            .await
+            .expect("definition");
+        let launch = tasks::Launch {
+            cluster: outputs.cluster_name.clone(),
+            task_definition: def,
+            subnets: outputs.subnet_ids.clone(),
+            security_group: outputs.security_group_id.clone(),
+            public_ip: true,
+            run_id: "r9".into(),
+            run_url: "s3://lg-runs/runs/r9".into(),
+            spot: false,
+            rounds: 0,
+            backoff: Duration::from_millis(10),
+        };
+        assert_eq!(tasks::launch(&aws.ecs(), &launch, 3).await.arns.len(), 3);
+    });
+    let with_moto = |args: &[&str]| {
+        let mut t = Test::new().args(args);
+        for (k, v) in moto.env() {
+            t = t.env(k, &v);
+        }
+        t.run()
+    };
+    let listed = with_moto(&["runs"]);
+    listed.code(0);
+    assert!(listed.stdout.contains("r9  3 task(s)"), "{}", listed.stdout);
+    let stopped = with_moto(&["stop", "r9"]);
+    stopped.code(0);
+    assert!(
+        stopped.stdout.contains("3 task(s) stopped"),
+        "{}",
+        stopped.stdout
+    );
+    let statuses = task_statuses(&moto);
+    assert_eq!(statuses.len(), 3);
+    assert!(statuses.iter().all(|s| s == "STOPPED"), "{statuses:?}");
+    assert!(bucket_objects(&moto)
+        .iter()
+        .any(|(k, _)| k == "runs/r9/abort.json"));
+    with_moto(&["stop", "a/b"]).code(2);
+}
