@@ -3,8 +3,11 @@
 //! AWS call. Nothing here knows about reports.
 
 pub mod aws;
+pub mod image;
+pub mod oci;
 pub mod outputs;
 pub mod policy;
+pub mod registry;
 pub mod template;
 
 use crate::{Error, Result};
