@@ -191,14 +191,9 @@ impl Registry {
         }
     }
 
-    /// Pushes the image unless its tag is there: blobs the registry lacks, then the manifest.
+    /// Pushes the image: the blobs the registry lacks, then the manifest under the image's tag.
+    /// The caller has found the tag missing (HEAD here, DescribeImages for ECR).
     pub async fn push(&self, image: &Image) -> Result<PushReport> {
-        if self.has_manifest(&image.tag).await? {
-            return Ok(PushReport {
-                already_present: true,
-                ..PushReport::default()
-            });
-        }
         let mut report = PushReport::default();
         for blob in [&image.layer, &image.config] {
             if !self.has_blob(blob).await? {
