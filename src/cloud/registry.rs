@@ -401,3 +401,7 @@ impl Registry {
             .map_err(|_| unreachable(format!("no answer within {}s", timeout.as_secs())))?
     }
 }
+
+#[cfg(test)]
+#[path = "registry_tests.rs"]
+mod tests;
