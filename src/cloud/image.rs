@@ -280,7 +280,7 @@ pub async fn push_command(args: &crate::cli::ImagePushArgs) -> Result<Pushed> {
     };
     let head = read_header(&binary)
         .map_err(|e| Error::input(format!("cannot read the binary {}: {e}", binary.display())))?;
-    static_arch(&binary, &head)?;
+    static_arch(&binary, &head, PUSH_ADVICE)?;
     match &args.image {
         Some(reference) => {
             let repository = Repository::parse(reference)?;
@@ -311,16 +311,22 @@ pub fn credentials_from_env(var: impl Fn(&str) -> Option<String>) -> Result<Opti
 fn read_layer(binary: &Path) -> Result<(Layer, CpuArch)> {
     let bytes = std::fs::read(binary)
         .map_err(|e| Error::input(format!("cannot read the binary {}: {e}", binary.display())))?;
-    let arch = static_arch(binary, &bytes)?;
+    let arch = static_arch(binary, &bytes, RUN_ADVICE)?;
     Ok((Layer::new(&bytes), arch))
 }
 
-fn static_arch(binary: &Path, head: &[u8]) -> Result<CpuArch> {
+/// What a controller that cannot push itself does instead.
+const RUN_ADVICE: &str = "pass --image URI to use an image pushed beforehand (e.g. the project's \
+                          published image), or run the static Linux release binary";
+const PUSH_ADVICE: &str = "push with the static Linux release binary instead (e.g. from a Linux \
+                           CI runner)";
+
+/// The architecture of a binary that can be a scratch image's entrypoint; exit 2 otherwise.
+fn static_arch(binary: &Path, head: &[u8], advice: &str) -> Result<CpuArch> {
     let not_static = |why: &str| {
         Error::input(format!(
             "{} cannot be the worker image: {why}. The worker image is loadgate's static Linux \
-             build (x86_64 or aarch64, musl): run the release binary from a Linux runner, or pass \
-             --image URI to use an image pushed beforehand (e.g. the project's published image)",
+             build (x86_64 or aarch64, musl): {advice}",
             binary.display()
         ))
     };

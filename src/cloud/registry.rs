@@ -136,19 +136,29 @@ struct Answer {
 impl Registry {
     pub fn new(repository: Repository, credentials: Option<&Credentials>) -> Result<Registry> {
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let roots =
-            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        // Mozilla's roots, built in: ECR's certificates chain to Amazon's roots, which are there.
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::infra(format!("TLS setup: {e}"), None))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .build();
+        // The system's roots first (a registry of one's own may have a company CA installed
+        // there; in the scratch image SSL_CERT_FILE names the bundle), Mozilla's built in
+        // otherwise: ECR's certificates chain to Amazon's roots, which are in both.
+        let connector = match hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(provider.clone())
+        {
+            Ok(builder) => builder.https_or_http().enable_http1().build(),
+            Err(_) => {
+                let roots = rustls::RootCertStore::from_iter(
+                    webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
+                );
+                let tls = rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| Error::infra(format!("TLS setup: {e}"), None))?
+                    .with_root_certificates(roots)
+                    .with_no_client_auth();
+                hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config(tls)
+                    .https_or_http()
+                    .enable_http1()
+                    .build()
+            }
+        };
         let authorization = credentials.map(|c| {
             let pair = format!("{}:{}", c.user, c.password);
             format!(

@@ -169,7 +169,11 @@ fn a_dynamically_linked_loadgate_says_what_to_do_instead() {
         .run();
     assert_eq!(ran.code, 2, "{}", ran.stderr);
     assert!(ran.stderr.contains("dynamically linked"), "{}", ran.stderr);
-    assert!(ran.stderr.contains("--image URI"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("static Linux release binary"),
+        "{}",
+        ran.stderr
+    );
 }
 
 #[tokio::test]
