@@ -14,7 +14,7 @@
 # Installs what is missing (the rustup target; musl-tools, file and binutils with
 # apt-get as root).
 #
-# The release profile keeps line tables (profiling, backtraces with lines): 46 MB here, 11 MB
+# The release profile keeps line tables (profiling, backtraces with lines): 76 MiB here, 19 MiB
 # once stripped of them, so the image gets the stripped copy; symbols stay, backtraces still name
 # the functions. target/ keeps the full binary: the tests and the benchmark use that one build.
 set -euo pipefail
@@ -45,7 +45,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 start=$(date +%s)
-cargo build --release --locked --target "$target"
+cargo build --release --locked --quiet --target "$target"
 echo "build-static: cargo build took $(( $(date +%s) - start ))s" >&2
 
 # Both tools must agree: `file` reads the ELF header, ldd asks the dynamic loader.

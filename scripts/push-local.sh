@@ -121,5 +121,7 @@ again="$(push)"
 [ "$again" = "$uri" ] || fail "second push printed '$again'"
 grep -q "already present" "$work/push.err" || { cat "$work/push.err" >&2; fail "second push uploaded"; }
 
+warm="$(sed -n 's/.* in \([0-9.]*s\): .*/\1/p' "$work/push.err")"
 echo "push-local: pushed $uri in ${elapsed_ms} ms ($compressed bytes compressed," \
-  "$(( (compressed + 524288) / 1048576 )) MiB); second push found the tag and uploaded nothing"
+  "$(( (compressed + 524288) / 1048576 )) MiB); the second push found the tag in $warm and" \
+  "uploaded nothing"

@@ -253,3 +253,34 @@ async fn ensure_pushed_uses_the_ecr_token_then_one_describe_images_when_warm() {
         .expect("warm path");
     assert_eq!(warm, image);
 }
+
+#[test]
+fn pushing_to_a_stack_that_does_not_exist_says_how_to_deploy_it() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let binary = static_elf(dir.path(), 62, b"x");
+    let mut test = Test::new().args(&[
+        "image",
+        "push",
+        "--stack-name",
+        "nostack",
+        "--binary",
+        &binary.display().to_string(),
+    ]);
+    for (k, v) in moto.env() {
+        test = test.env(k, &v);
+    }
+    let ran = test.run();
+    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("stack nostack does not exist"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stderr
+            .contains("loadgate stack deploy --stack-name nostack"),
+        "{}",
+        ran.stderr
+    );
+}
