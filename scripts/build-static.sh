@@ -7,12 +7,14 @@
 # Prints the binary's path and size, and stages the container build context in target/image/:
 #   loadgate-amd64          this binary without its debug sections (named by Docker's TARGETARCH, as
 #                           container/Dockerfile expects)
-#   ca-certificates.crt     Debian's CA bundle, for the scratch image's SSL_CERT_FILE
+#   ca-certificates.crt     the vendored CA bundle (container/ca-certificates.crt, Debian's, also
+#                           embedded in the binary for `loadgate image push`), so the Dockerfile's
+#                           image and the self-pushed one carry the same roots
 #   tmp/                    an empty directory, mode 1777: the image's /tmp
-# Installs what is missing (the rustup target; musl-tools, file, binutils and ca-certificates with
+# Installs what is missing (the rustup target; musl-tools, file and binutils with
 # apt-get as root).
 #
-# The release profile keeps line tables (profiling, backtraces with lines): 46 MB here, 11 MB
+# The release profile keeps line tables (profiling, backtraces with lines): 76 MiB here, 19 MiB
 # once stripped of them, so the image gets the stripped copy; symbols stay, backtraces still name
 # the functions. target/ keeps the full binary: the tests and the benchmark use that one build.
 set -euo pipefail
@@ -21,7 +23,7 @@ cd "$(dirname "$0")/.."
 target=x86_64-unknown-linux-musl
 bin="target/$target/release/loadgate"
 context=target/image
-bundle=/etc/ssl/certs/ca-certificates.crt
+bundle=container/ca-certificates.crt
 
 if ! rustup target list --installed | grep -qx "$target"; then
   rustup target add "$target"
@@ -31,7 +33,6 @@ need=()
 command -v musl-gcc >/dev/null 2>&1 || need+=(musl-tools)
 command -v file >/dev/null 2>&1 || need+=(file)
 command -v strip >/dev/null 2>&1 || need+=(binutils)
-[ -s "$bundle" ] || need+=(ca-certificates)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "build-static: installing ${need[*]}" >&2
@@ -44,7 +45,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 start=$(date +%s)
-cargo build --release --locked --target "$target"
+cargo build --release --locked --quiet --target "$target"
 echo "build-static: cargo build took $(( $(date +%s) - start ))s" >&2
 
 # Both tools must agree: `file` reads the ELF header, ldd asks the dynamic loader.

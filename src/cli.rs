@@ -81,6 +81,8 @@ pub enum Command {
     /// The entry point of a Fargate worker task (started by `run --executor fargate`)
     #[command(hide = true)]
     Worker,
+    /// The worker image: push this (static Linux) binary as an image, without Docker
+    Image(ImageArgs),
 }
 
 /// Which stack, in which region.
@@ -268,6 +270,38 @@ pub struct PolicyKind {
     /// The narrow policy everyday CI runs need (start workers, exchange the run's files)
     #[arg(long)]
     pub run: bool,
+}
+
+/// `loadgate image ...` (DESIGN.md, "The worker image").
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    #[command(subcommand)]
+    pub command: ImageCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Push this binary with a CA bundle as the worker image, tagged <version>-<digest>, to the
+    /// stack's ECR repository (or --image); nothing is uploaded when the tag exists
+    Push(ImagePushArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImagePushArgs {
+    /// Push to this repository instead of the stack's: REGISTRY/REPOSITORY. Credentials come from
+    /// LOADGATE_REGISTRY_USER and LOADGATE_REGISTRY_PASSWORD (for ECR, from AWS when unset)
+    #[arg(long, value_name = "REGISTRY/REPOSITORY")]
+    pub image: Option<String>,
+    /// Name of the CloudFormation stack whose repository receives the image
+    #[arg(long, default_value = crate::cloud::DEFAULT_STACK_NAME, env = "LOADGATE_STACK_NAME",
+          value_name = "NAME")]
+    pub stack_name: String,
+    /// AWS region
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Push this binary instead of the running one (tests)
+    #[arg(long, hide = true, value_name = "PATH")]
+    pub binary: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

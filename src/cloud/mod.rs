@@ -3,12 +3,15 @@
 //! AWS call. Nothing here knows about reports.
 
 pub mod aws;
+pub mod image;
+pub mod oci;
 pub mod outputs;
 pub mod policy;
-pub mod s3_blobs;
-pub mod stack;
 pub mod quota;
+pub mod registry;
+pub mod s3_blobs;
 pub mod secrets;
+pub mod stack;
 pub mod store;
 pub mod tasks;
 pub mod template;
