@@ -267,28 +267,36 @@ fn confirm_destroy(stack: &str) -> Result<()> {
 fn run_command(args: RunArgs) -> Result<i32> {
     let loaded = scenario::load(&args.scenario, &scenario::ProcessEnv)?;
     ci::mask_secrets(&loaded.plan.secrets);
+    if args.executor == ExecutorKind::Fargate {
+        cloud::validate_stack_name(&args.fargate.stack_name)?;
+    }
+    // Before any load: a --baseline PATH that cannot be read is invalid input (exit 2).
+    let tracking = match fargate_history(&args) {
+        Some(store) => Tracking::prepare_with(
+            store,
+            &args.history,
+            &loaded.plan.name,
+            &scenario::ProcessEnv,
+        )?,
+        None => Tracking::prepare(&args.history, &loaded.plan.name, &scenario::ProcessEnv)?,
+    };
     let executor: Box<dyn Executor> = match args.executor {
         ExecutorKind::Local => Box::new(Local {
             threads: args.threads.map(|t| t as usize),
         }),
-        ExecutorKind::Fargate => {
-            cloud::validate_stack_name(&args.fargate.stack_name)?;
-            Box::new(Fargate {
-                stack_name: args.fargate.stack_name,
-                region: args.fargate.region,
-                image: args.fargate.image,
-                workers: args.fargate.workers.unwrap_or(loaded.plan.workers),
-                timing: timing_from_env(),
-            })
-        }
+        ExecutorKind::Fargate => Box::new(Fargate {
+            stack_name: args.fargate.stack_name,
+            region: args.fargate.region,
+            image: args.fargate.image,
+            workers: args.fargate.workers.unwrap_or(loaded.plan.workers),
+            timing: timing_from_env(),
+        }),
     };
     let config = RunConfig {
         out: args.out,
         print_summary: !args.quiet,
         progress: true,
     };
-    // Before any load: a --baseline PATH that cannot be read is invalid input (exit 2).
-    let tracking = Tracking::prepare(&args.history, &loaded.plan.name, &scenario::ProcessEnv)?;
     let outcome = run::run_tracked(
         &loaded.plan,
         loaded.warnings,
@@ -304,4 +312,35 @@ fn run_command(args: RunArgs) -> Result<i32> {
         comment: !args.no_comment,
     });
     Ok(outcome.exit_code)
+}
+
+/// A Fargate run keeps its history in the stack's bucket (under `history/`, which the bucket keeps
+/// long after `runs/` expire), unless `--history` names a place. Before the stack exists there is
+/// no history to compare with, and the first run records locally.
+fn fargate_history(args: &RunArgs) -> Option<Box<dyn history::HistoryStore>> {
+    if args.executor != ExecutorKind::Fargate
+        || args.history.history != std::path::Path::new(history::DEFAULT_DIR)
+    {
+        return None;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    let found = runtime.block_on(async {
+        let aws = cloud::aws::Aws::load(args.fargate.region.as_deref()).await?;
+        let outputs = crate::executor::stack_outputs(&aws, &args.fargate.stack_name).await?;
+        history::s3_history(&aws, &outputs.bucket)
+    });
+    match found {
+        Ok(store) => Some(Box::new(store)),
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: history stays in {} for this run: {e}",
+                history::DEFAULT_DIR
+            );
+            None
+        }
+    }
 }

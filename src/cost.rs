@@ -67,7 +67,7 @@ const RATES: &[(&str, f64, f64)] = &[
 ];
 
 /// The CPU architecture of the worker tasks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CpuArch {
     #[default]

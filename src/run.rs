@@ -98,6 +98,7 @@ pub fn run_tracked(
     );
     if let Some(d) = &execution.distributed {
         results.distributed = Some(d.figures.clone());
+        results.cost = d.cost.clone();
         results.warnings.extend(d.warnings.iter().cloned());
     }
     results.thresholds = threshold::evaluate_against(&plan.thresholds, agg, baseline);

@@ -16,13 +16,9 @@ use super::outputs::StackOutputs;
 use super::registry::{Credentials, PushReport, Registry, Repository};
 use crate::{Error, Result};
 
-/// The CPU architecture of the worker image, which the task definition must match.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CpuArch {
-    X86_64,
-    /// Graviton: cheaper per vCPU-hour on Fargate.
-    Arm64,
-}
+/// The CPU architecture of the worker image, which the task definition must match (the same
+/// type the cost table is keyed by).
+pub use crate::cost::CpuArch;
 
 impl CpuArch {
     /// ECS's `runtimePlatform.cpuArchitecture`.
@@ -58,6 +54,16 @@ pub fn current_binary_is_static() -> bool {
         .ok()
         .and_then(|path| read_header(&path).ok())
         .is_some_and(|head| inspect_elf(&head).is_ok_and(|elf| elf.is_static))
+}
+
+/// The CPU architecture this binary was built for: its own image runs on tasks of that kind
+/// (an ARM runner launches Graviton workers).
+pub fn current_arch() -> CpuArch {
+    if cfg!(target_arch = "aarch64") {
+        CpuArch::Arm64
+    } else {
+        CpuArch::X86_64
+    }
 }
 
 /// Makes sure the stack's repository holds this binary's image and returns it: one DescribeImages

@@ -14,10 +14,13 @@ use std::time::{Duration, Instant};
 
 use super::{DistributedRun, Execution, Executor, Observer, StopReason};
 use crate::cloud::aws::{self, Aws};
+use crate::cloud::image::{self, CpuArch};
 use crate::cloud::outputs::StackOutputs;
 use crate::cloud::quota::{self, QuotaCheck};
+use crate::cloud::stack::{self, StackSpec};
 use crate::cloud::store::Store;
 use crate::cloud::{secrets, tasks};
+use crate::cost;
 use crate::plan::Plan;
 use crate::protocol::{Abort, Heartbeat, PlanDoc, RunLocation, SecretRef, Timing, VERSION};
 use crate::results::{Distributed, Phases};
@@ -31,7 +34,7 @@ use guard::TaskGuard;
 pub struct Fargate {
     pub stack_name: String,
     pub region: Option<String>,
-    /// The worker image; required until the controller can push its own binary as one.
+    /// The worker image; without it the controller pushes its own (static) binary as one.
     pub image: Option<String>,
     pub workers: u32,
     pub timing: Timing,
@@ -67,7 +70,8 @@ pub fn timing_from_env() -> Timing {
         .unwrap_or_default()
 }
 
-/// The one DescribeStacks of the warm path. The integrator replaces this with `stack::ensure`.
+/// The stack's outputs in one DescribeStacks, for commands that use a stack but must never
+/// create or update it (`runs`, `stop`); a run uses `stack::ensure`.
 pub async fn stack_outputs(aws: &Aws, stack_name: &str) -> Result<StackOutputs> {
     let out = aws
         .cloudformation()
@@ -145,13 +149,27 @@ impl Fargate {
         cancelled: &AtomicBool,
     ) -> Result<Execution> {
         let started = Instant::now();
-        let image = self.image.clone().ok_or_else(|| {
-            Error::input(
-                "--executor fargate needs --image URI (or LOADGATE_IMAGE): the worker image to run",
-            )
-        })?;
+        // Refused before any AWS call: a laptop build cannot be the workers' image.
+        if self.image.is_none() && !image::current_binary_is_static() {
+            return Err(Error::input(
+                "this loadgate binary is not a static Linux build, so it cannot push itself as the \
+                 worker image: pass --image URI (or LOADGATE_IMAGE), e.g. the published \
+                 ghcr.io/loadgate/loadgate:<version>, or run the static release binary",
+            ));
+        }
         let aws = Aws::load(self.region.as_deref()).await?;
-        let outputs = stack_outputs(&aws, &self.stack_name).await?;
+        let arch = match &self.image {
+            Some(_) if tasks::host_is_arm64() => CpuArch::Arm64,
+            Some(_) => CpuArch::X86_64,
+            None => image::current_arch(),
+        };
+        let estimate = cost::estimate(plan, self.workers, aws.region(), arch, plan.fargate.spot);
+        cost::check_budget(plan, &estimate)?;
+        let outputs = stack::ensure(&aws, &StackSpec::new(&self.stack_name)).await?;
+        let image = match &self.image {
+            Some(uri) => uri.clone(),
+            None => image::ensure_pushed(&aws, &outputs).await?.uri,
+        };
         match quota::check(
             &aws.service_quotas(),
             plan.fargate.spot,
@@ -181,7 +199,7 @@ impl Fargate {
             image,
             cpu: plan.fargate.cpu,
             memory: plan.fargate.memory,
-            arm64: tasks::host_is_arm64(),
+            arm64: arch == CpuArch::Arm64,
             execution_role_arn: outputs.execution_role_arn.clone(),
             task_role_arn: outputs.task_role_arn.clone(),
             log_group: outputs.log_group.clone(),
@@ -207,7 +225,8 @@ impl Fargate {
         let ssm = aws.ssm();
         let mut guard = TaskGuard::new(run.ecs.clone(), run.outputs.cluster_name.clone());
         let mut refs: Vec<SecretRef> = Vec::new();
-        let out = self
+        let launched = Instant::now();
+        let mut out = self
             .drive(
                 &run,
                 &task_definition,
@@ -227,6 +246,25 @@ impl Fargate {
         }
         for l in secrets::delete(&ssm, &refs).await {
             eprintln!("warning: the run's secrets were not deleted: {l}");
+        }
+        if let Ok(Execution {
+            distributed: Some(d),
+            ..
+        }) = &mut out
+        {
+            // Billing runs from a task's image pull to its stop: the controller's launch-to-stop
+            // time bounds it from above, which suits a cost figure.
+            let seconds = vec![launched.elapsed().as_secs_f64(); self.workers as usize];
+            let mut actual = cost::actual(plan, aws.region(), arch, plan.fargate.spot, &seconds);
+            actual.assumptions.insert(
+                0,
+                "each task billed from the controller's launch to its stop (an upper bound)"
+                    .to_string(),
+            );
+            d.cost = Some(cost::RunCost {
+                estimate,
+                actual: Some(actual),
+            });
         }
         out
     }
@@ -363,6 +401,7 @@ impl Fargate {
                 },
                 warnings,
                 infra_failure,
+                cost: None,
             }),
         })
     }
@@ -388,6 +427,7 @@ fn empty(plan: &Plan, run: &Run<'_>, why: StopReason) -> Execution {
             },
             warnings: Vec::new(),
             infra_failure: None,
+            cost: None,
         }),
     }
 }

@@ -49,6 +49,8 @@ pub struct DistributedRun {
     /// Workers were lost beyond what the scenario allows: the run fails with exit 3, after its
     /// (partial) report is written.
     pub infra_failure: Option<String>,
+    /// The estimated and the actual cost of the tasks.
+    pub cost: Option<crate::cost::RunCost>,
 }
 
 /// Live view of a run; called about once a second.

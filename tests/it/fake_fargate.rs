@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::moto::Moto;
+use loadgate::cloud::template;
 
 pub const STACK: &str = "loadgate";
 pub const CLUSTER: &str = "lg";
@@ -53,6 +54,13 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+fn tag(key: &str, value: &str) -> aws_sdk_cloudformation::types::Tag {
+    aws_sdk_cloudformation::types::Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+}
+
 /// Deploys the test stack into moto.
 pub fn deploy(moto: &Moto) {
     runtime().block_on(async {
@@ -60,6 +68,11 @@ pub fn deploy(moto: &Moto) {
         cfn.create_stack()
             .stack_name(STACK)
             .template_body(TEMPLATE)
+            // Recorded as the embedded template at this version, so `stack::ensure` takes its
+            // warm path and uses this small stack as it is (moto cannot run the real template's
+            // updates; tests/it/stack.rs covers those).
+            .tags(tag(template::TAG_TEMPLATE_SHA256, template::sha256()))
+            .tags(tag(template::TAG_VERSION, loadgate::cloud::stack::VERSION))
             .send()
             .await
             .expect("create the test stack");
