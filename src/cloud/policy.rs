@@ -415,6 +415,12 @@ pub fn run_policy(scope: &Scope) -> Policy {
             [tasks.clone()],
         ),
         allow("ListWorkers", &["ecs:ListTasks"], ["*"]).when(on_cluster),
+        // The Fargate vCPU quotas, checked before launching (without it the run proceeds with a note).
+        allow(
+            "FargateQuota",
+            &["servicequotas:GetServiceQuota"],
+            [scope.arn("servicequotas", "fargate/*")],
+        ),
         // Tags given to RunTask and RegisterTaskDefinition (which run a task belongs to).
         allow(
             "TagWorkers",
