@@ -280,6 +280,8 @@ fn run_command(args: RunArgs) -> Result<i32> {
         )?,
         None => Tracking::prepare(&args.history, &loaded.plan.name, &scenario::ProcessEnv)?,
     };
+    let fargate_stack = (args.executor == ExecutorKind::Fargate)
+        .then(|| (args.fargate.stack_name.clone(), args.fargate.region.clone()));
     let executor: Box<dyn Executor> = match args.executor {
         ExecutorKind::Local => Box::new(Local {
             threads: args.threads.map(|t| t as usize),
@@ -304,6 +306,9 @@ fn run_command(args: RunArgs) -> Result<i32> {
         &config,
         Some(&tracking),
     )?;
+    if let (Some((stack, region)), Some(_)) = (&fargate_stack, &outcome.results.distributed) {
+        upload_report(stack, region.as_deref(), &outcome);
+    }
     ci::publish(&ci::Publish {
         plan: &loaded.plan,
         results: &outcome.results,
@@ -343,4 +348,47 @@ fn fargate_history(args: &RunArgs) -> Option<Box<dyn history::HistoryStore>> {
             None
         }
     }
+}
+
+/// A Fargate run's merged reports also go to `runs/<run_id>/report/` in the stack's bucket, beside
+/// the run's protocol files, so they outlive the CI job's artifacts. Best effort: the reports are
+/// already on disk, and a failed upload only warns.
+fn upload_report(stack_name: &str, region: Option<&str>, outcome: &run::Outcome) {
+    let w = &outcome.written;
+    let files = [
+        (&w.summary, "text/markdown; charset=utf-8"),
+        (&w.junit, "application/xml"),
+        (&w.json, "application/json"),
+        (&w.html, "text/html; charset=utf-8"),
+    ];
+    let upload = async {
+        let aws = cloud::aws::Aws::load(region).await?;
+        let outputs = crate::executor::stack_outputs(&aws, stack_name).await?;
+        let store = cloud::store::Store::new(&aws, &outputs.bucket);
+        let run = crate::protocol::RunLocation::new(&outputs.bucket, &outcome.results.run_id);
+        for (path, content_type) in files {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("report");
+            let body = std::fs::read(path)
+                .map_err(|e| Error::infra(format!("cannot read {}: {e}", path.display()), None))?;
+            store
+                .put_typed(&run.report(name), body, content_type)
+                .await?;
+        }
+        Ok::<_, Error>(format!("s3://{}/{}", outputs.bucket, run.report("")))
+    };
+    let done = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::infra(format!("cannot start the async runtime: {e}"), None))
+        .and_then(|rt| rt.block_on(upload));
+    let _ = match done {
+        Ok(place) => writeln!(std::io::stderr(), "reports also in {place}"),
+        Err(e) => writeln!(
+            std::io::stderr(),
+            "warning: the reports were not copied to the bucket: {e}"
+        ),
+    };
 }

@@ -58,6 +58,11 @@ impl RunLocation {
         format!("runs/{}/", self.run_id)
     }
 
+    /// Where the merged reports of the run are kept (`summary.md`, `junit.xml`...).
+    pub fn report(&self, file: &str) -> String {
+        format!("runs/{}/report/{file}", self.run_id)
+    }
+
     pub fn plan(&self) -> String {
         format!("{}plan.json", self.prefix())
     }

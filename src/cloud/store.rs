@@ -69,13 +69,18 @@ impl Store {
     }
 
     pub async fn put(&self, key: &str, body: Vec<u8>) -> Result<()> {
+        self.put_typed(key, body, "application/json").await
+    }
+
+    /// `put` with another content type (the reports: Markdown, XML, HTML).
+    pub async fn put_typed(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<()> {
         retry(&format!("write s3://{}/{key}", self.bucket), || {
             let req = self
                 .s3
                 .put_object()
                 .bucket(&self.bucket)
                 .key(key)
-                .content_type("application/json")
+                .content_type(content_type)
                 .body(ByteStream::from(body.clone()));
             async move { req.send().await.map(|_| ()) }
         })

@@ -163,6 +163,12 @@ fn three_workers_report_exactly_what_the_target_served() {
     // ... and was never written to S3 in plaintext, and its SSM parameters are gone.
     let objects = bucket_objects(&moto);
     assert!(objects.iter().any(|(k, _)| k.ends_with("plan.json")));
+    // The merged reports are kept beside the run's protocol files.
+    let run_id = results["run_id"].as_str().expect("run id");
+    for file in ["summary.md", "junit.xml", "results.json", "report.html"] {
+        let key = format!("runs/{run_id}/report/{file}");
+        assert!(objects.iter().any(|(k, _)| *k == key), "no {key}");
+    }
     for (key, text) in &objects {
         assert!(!text.contains(SECRET), "{key} holds the secret");
     }
