@@ -334,7 +334,7 @@ fn fargate_history(args: &RunArgs) -> Option<Box<dyn history::HistoryStore>> {
         .ok()?;
     let found = runtime.block_on(async {
         let aws = cloud::aws::Aws::load(args.fargate.region.as_deref()).await?;
-        let outputs = crate::executor::stack_outputs(&aws, &args.fargate.stack_name).await?;
+        let outputs = cloud::outputs::describe(&aws, &args.fargate.stack_name).await?;
         history::s3_history(&aws, &outputs.bucket)
     });
     match found {
@@ -363,7 +363,7 @@ fn upload_report(stack_name: &str, region: Option<&str>, outcome: &run::Outcome)
     ];
     let upload = async {
         let aws = cloud::aws::Aws::load(region).await?;
-        let outputs = crate::executor::stack_outputs(&aws, stack_name).await?;
+        let outputs = cloud::outputs::describe(&aws, stack_name).await?;
         let store = cloud::store::Store::new(&aws, &outputs.bucket);
         let run = crate::protocol::RunLocation::new(&outputs.bucket, &outcome.results.run_id);
         for (path, content_type) in files {

@@ -155,49 +155,13 @@ pub async fn push_to(
 /// `loadgate image push` without `--image`: the stack's repository, the warm path included.
 pub async fn push_to_stack(aws: &Aws, stack_name: &str, binary: &Path) -> Result<Pushed> {
     let start = Instant::now();
-    let outputs = stack_outputs(aws, stack_name).await?;
+    let outputs = super::outputs::describe(aws, stack_name).await?;
     let (image, report) = ensure_in_stack(aws, &outputs, binary).await?;
     Ok(Pushed {
         image,
         report,
         elapsed: start.elapsed(),
     })
-}
-
-/// The stack's outputs with one DescribeStacks. Kept apart so the integrator can swap it for the
-/// stack module's own lookup.
-pub async fn stack_outputs(aws: &Aws, stack_name: &str) -> Result<StackOutputs> {
-    super::validate_stack_name(stack_name)?;
-    let answer = aws
-        .cloudformation()
-        .describe_stacks()
-        .stack_name(stack_name)
-        .send()
-        .await;
-    let answer = match answer {
-        Ok(answer) => answer,
-        Err(e) if aws::error_message(&e).is_some_and(|m| m.contains("does not exist")) => {
-            return Err(Error::infra(
-                format!("stack {stack_name} does not exist in {}", aws.region()),
-                format!(
-                    "deploy it with `loadgate stack deploy --stack-name {stack_name}`, or push \
-                     to a repository of your own with `--image REGISTRY/REPOSITORY`"
-                ),
-            ))
-        }
-        Err(e) => return Err(aws::error(format!("describe stack {stack_name}"), e)),
-    };
-    let stack = answer.stacks().first().ok_or_else(|| {
-        Error::infra(
-            format!("stack {stack_name} does not exist in {}", aws.region()),
-            format!("deploy it with `loadgate stack deploy --stack-name {stack_name}`"),
-        )
-    })?;
-    let pairs = stack
-        .outputs()
-        .iter()
-        .filter_map(|o| Some((o.output_key()?, o.output_value()?)));
-    StackOutputs::from_pairs(stack_name, pairs)
 }
 
 /// The registry credentials ECR hands out for twelve hours: user `AWS` and a password, as

@@ -1,6 +1,7 @@
 //! What a deployed stack gives the controller: the template's outputs, parsed once. The stack code
 //! produces it (`stack::ensure`); the Fargate executor, the image push and the S3 history consume it.
 
+use super::aws::{self, Aws};
 use crate::{Error, Result};
 
 /// The stack's outputs (templates/stack.yaml, `Outputs`).
@@ -64,6 +65,40 @@ impl StackOutputs {
             execution_role_arn: get("ExecutionRoleArn")?,
         })
     }
+}
+
+/// The outputs of a stack that must already exist, with one DescribeStacks: for the commands that
+/// use a stack but never create or update it (`runs`, `stop`, `image push`, the report upload);
+/// a run uses `stack::ensure`.
+pub async fn describe(aws: &Aws, stack_name: &str) -> Result<StackOutputs> {
+    crate::cloud::validate_stack_name(stack_name)?;
+    let answer = aws
+        .cloudformation()
+        .describe_stacks()
+        .stack_name(stack_name)
+        .send()
+        .await;
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(e) if aws::error_message(&e).is_some_and(|m| m.contains("does not exist")) => {
+            return Err(Error::infra(
+                format!("stack {stack_name} does not exist in {}", aws.region()),
+                format!("deploy it with `loadgate stack deploy --stack-name {stack_name}`"),
+            ))
+        }
+        Err(e) => return Err(aws::error(format!("describe stack {stack_name}"), e)),
+    };
+    let stack = answer.stacks().first().ok_or_else(|| {
+        Error::infra(
+            format!("stack {stack_name} does not exist in {}", aws.region()),
+            format!("deploy it with `loadgate stack deploy --stack-name {stack_name}`"),
+        )
+    })?;
+    let pairs = stack
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?, o.output_value()?)));
+    StackOutputs::from_pairs(stack_name, pairs)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{DistributedRun, Execution, Executor, Observer, StopReason};
-use crate::cloud::aws::{self, Aws};
+use crate::cloud::aws::Aws;
 use crate::cloud::image::{self, CpuArch};
 use crate::cloud::outputs::StackOutputs;
 use crate::cloud::quota::{self, QuotaCheck};
@@ -68,29 +68,6 @@ pub fn timing_from_env() -> Timing {
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default()
-}
-
-/// The stack's outputs in one DescribeStacks, for commands that use a stack but must never
-/// create or update it (`runs`, `stop`); a run uses `stack::ensure`.
-pub async fn stack_outputs(aws: &Aws, stack_name: &str) -> Result<StackOutputs> {
-    let out = aws
-        .cloudformation()
-        .describe_stacks()
-        .stack_name(stack_name)
-        .send()
-        .await
-        .map_err(|e| aws::error(format!("describe stack {stack_name}"), e))?;
-    let stack = out.stacks().first().ok_or_else(|| {
-        Error::infra(
-            format!("there is no stack {stack_name}"),
-            format!("deploy it with `loadgate stack deploy --stack-name {stack_name}`"),
-        )
-    })?;
-    let pairs = stack
-        .outputs()
-        .iter()
-        .filter_map(|o| Some((o.output_key()?, o.output_value()?)));
-    StackOutputs::from_pairs(stack_name, pairs)
 }
 
 /// Everything one run shares between its phases.

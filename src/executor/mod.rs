@@ -6,7 +6,7 @@ mod local;
 
 use std::time::Duration;
 
-pub use fargate::{ops, stack_outputs, timing_from_env, Fargate};
+pub use fargate::{ops, timing_from_env, Fargate};
 pub(crate) use local::termination;
 pub use local::Local;
 

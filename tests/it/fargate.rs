@@ -283,7 +283,7 @@ fn fifty_tasks_launch_in_five_parallel_run_task_calls() {
     let (out, took) = fake_fargate::runtime().block_on(async {
         let aws = moto.aws().await;
         let ecs = aws.ecs();
-        let outputs = loadgate::executor::stack_outputs(&aws, fake_fargate::STACK)
+        let outputs = loadgate::cloud::outputs::describe(&aws, fake_fargate::STACK)
             .await
             .expect("outputs");
         let spec = tasks::TaskSpec {
@@ -371,7 +371,7 @@ fn runs_lists_a_run_and_stop_ends_it() {
     let moto = setup();
     fake_fargate::runtime().block_on(async {
         let aws = moto.aws().await;
-        let outputs = loadgate::executor::stack_outputs(&aws, fake_fargate::STACK)
+        let outputs = loadgate::cloud::outputs::describe(&aws, fake_fargate::STACK)
             .await
             .expect("outputs");
         let spec = tasks::TaskSpec {

@@ -23,7 +23,7 @@ pub fn runs(stack_name: &str, region: Option<&str>) -> Result<i32> {
     crate::cloud::validate_stack_name(stack_name)?;
     runtime()?.block_on(async {
         let aws = Aws::load(region).await?;
-        let outputs = super::stack_outputs(&aws, stack_name).await?;
+        let outputs = crate::cloud::outputs::describe(&aws, stack_name).await?;
         let ecs = aws.ecs();
         let arns = tasks::list(&ecs, &outputs.cluster_name, None).await?;
         let states = tasks::describe(&ecs, &outputs.cluster_name, &arns).await?;
@@ -59,7 +59,7 @@ pub fn stop(stack_name: &str, region: Option<&str>, run_id: &str) -> Result<i32>
     }
     runtime()?.block_on(async {
         let aws = Aws::load(region).await?;
-        let outputs = super::stack_outputs(&aws, stack_name).await?;
+        let outputs = crate::cloud::outputs::describe(&aws, stack_name).await?;
         let store = Store::new(&aws, &outputs.bucket);
         let loc = RunLocation::new(&outputs.bucket, run_id);
         let abort = Abort {
