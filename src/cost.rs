@@ -162,7 +162,7 @@ pub fn estimate(
 ) -> CostEstimate {
     let per_task = (plan.load.duration().as_secs_f64() + OVERHEAD_SECONDS).ceil();
     let seconds = vec![per_task; workers as usize];
-    let mut cost = compute(plan, region, arch, spot, &seconds);
+    let mut cost = actual(plan, region, arch, spot, &seconds);
     cost.assumptions.insert(
         0,
         format!(
@@ -175,19 +175,8 @@ pub fn estimate(
     cost
 }
 
-/// The cost of a finished run, from each task's billed seconds (from its pull start to its
-/// stop, as ECS reports them).
+/// The cost of tasks that ran for `task_seconds` each (billed from image pull to stop).
 pub fn actual(
-    plan: &Plan,
-    region: &str,
-    arch: CpuArch,
-    spot: bool,
-    task_seconds: &[f64],
-) -> CostEstimate {
-    compute(plan, region, arch, spot, task_seconds)
-}
-
-fn compute(
     plan: &Plan,
     region: &str,
     arch: CpuArch,

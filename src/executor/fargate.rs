@@ -95,6 +95,15 @@ impl Run<'_> {
         self.store.put_json(&self.loc.heartbeat(), &beat).await
     }
 
+    /// The workers that wrote a file under `prefix` (`ready/`, `results/`).
+    async fn workers_under(&self, prefix: &str) -> Result<std::collections::BTreeSet<String>> {
+        let keys = self.store.list(prefix).await?;
+        Ok(keys
+            .iter()
+            .filter_map(|k| crate::protocol::worker_of(k, prefix))
+            .collect())
+    }
+
     /// Tells every worker to stop (best effort: the tasks are stopped as well).
     async fn abort(&self, reason: &str) {
         let doc = Abort {

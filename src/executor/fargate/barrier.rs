@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::Run;
 use crate::cloud::tasks::{self, TaskState};
-use crate::protocol::{self, StartDoc, VERSION};
+use crate::protocol::{StartDoc, VERSION};
 use crate::{Error, Result};
 
 /// How often the bucket is listed while waiting.
@@ -43,14 +43,7 @@ pub async fn wait(run: &Run<'_>, arns: &[String], min: u32) -> Result<Outcome> {
             last_beat = Instant::now();
             run.heartbeat().await?;
         }
-        let prefix = run.loc.ready_prefix();
-        let ready: BTreeSet<String> = run
-            .store
-            .list(&prefix)
-            .await?
-            .iter()
-            .filter_map(|k| protocol::worker_of(k, &prefix))
-            .collect();
+        let ready = run.workers_under(&run.loc.ready_prefix()).await?;
         if last_describe.is_none_or(|t| t.elapsed() >= DESCRIBE_EVERY) {
             last_describe = Some(Instant::now());
             states = tasks::describe(&run.ecs, &run.outputs.cluster_name, arns).await?;

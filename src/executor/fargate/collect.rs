@@ -11,7 +11,7 @@ use super::Run;
 use crate::cloud::store::Store;
 use crate::cloud::tasks;
 use crate::executor::{Observer, StopReason};
-use crate::protocol::{self, WorkerResult};
+use crate::protocol::WorkerResult;
 use crate::results::FailedWorker;
 use crate::stats::Aggregate;
 use crate::Result;
@@ -70,14 +70,7 @@ pub async fn run_load(
                 break;
             }
         }
-        let prefix = run.loc.results_prefix();
-        done = run
-            .store
-            .list(&prefix)
-            .await?
-            .iter()
-            .filter_map(|k| protocol::worker_of(k, &prefix))
-            .collect();
+        done = run.workers_under(&run.loc.results_prefix()).await?;
         if workers
             .iter()
             .all(|w| done.contains(w) || lost.contains_key(w))
@@ -127,12 +120,7 @@ pub async fn run_load(
         // Stopped workers flush their results (SIGTERM or abort.json): wait for them, briefly.
         let until = Instant::now() + t.live_every * 2 + Duration::from_secs(10);
         while Instant::now() < until {
-            let prefix = run.loc.results_prefix();
-            let keys = run.store.list(&prefix).await?;
-            done = keys
-                .iter()
-                .filter_map(|k| protocol::worker_of(k, &prefix))
-                .collect();
+            done = run.workers_under(&run.loc.results_prefix()).await?;
             if workers
                 .iter()
                 .all(|w| done.contains(w) || lost.contains_key(w))
