@@ -143,7 +143,7 @@ fn stack_command(args: StackArgs) -> Result<i32> {
                 wait: deploy.wait.wait_timeout,
             };
             // Before any AWS call: a bad --param is exit 2 without credentials.
-            cloud::template::stack_parameters(&spec.name, &spec.params)?;
+            cloud::stack::template::stack_parameters(&spec.name, &spec.params)?;
             let (outputs, action) = block_on_aws(async {
                 let aws = cloud::aws::Aws::load(args.region.as_deref()).await?;
                 cloud::stack::deploy(&aws, &spec).await
@@ -211,7 +211,7 @@ fn stack_command(args: StackArgs) -> Result<i32> {
             Ok(EXIT_PASSED)
         }
         StackCommand::Policy(policy) => {
-            let scope = cloud::policy::Scope::new(
+            let scope = cloud::stack::policy::Scope::new(
                 &args.stack_name,
                 args.region.as_deref(),
                 policy.account.as_deref(),
@@ -222,11 +222,11 @@ fn stack_command(args: StackArgs) -> Result<i32> {
                     "note: this policy creates IAM roles and writes their policies: grant it to \
                      the one-time deployment, and `loadgate stack policy --run` to everyday runs"
                 );
-                cloud::policy::deploy_policy(&scope)
+                cloud::stack::policy::deploy_policy(&scope)
             } else {
-                cloud::policy::run_policy(&scope)
+                cloud::stack::policy::run_policy(&scope)
             };
-            let _ = std::io::stdout().write_all(cloud::policy::render(&document).as_bytes());
+            let _ = std::io::stdout().write_all(cloud::stack::policy::render(&document).as_bytes());
             Ok(EXIT_PASSED)
         }
     }
@@ -364,7 +364,7 @@ fn upload_report(stack_name: &str, region: Option<&str>, outcome: &run::Outcome)
     let upload = async {
         let aws = cloud::aws::Aws::load(region).await?;
         let outputs = cloud::outputs::describe(&aws, stack_name).await?;
-        let store = cloud::store::Store::new(&aws, &outputs.bucket);
+        let store = cloud::run::store::Store::new(&aws, &outputs.bucket);
         let run = crate::protocol::RunLocation::new(&outputs.bucket, &outcome.results.run_id);
         for (path, content_type) in files {
             let name = path

@@ -219,7 +219,7 @@ pub enum StackCommand {
 pub struct DeployArgs {
     /// A template parameter, e.g. SubnetIds=subnet-1,subnet-2 (repeatable); parameters not given
     /// keep the stack's current values
-    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = crate::cloud::template::parse_param)]
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = crate::cloud::stack::template::parse_param)]
     pub params: Vec<(String, String)>,
     #[command(flatten)]
     pub wait: WaitArgs,

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::cloud::aws::Aws;
-use crate::cloud::secrets;
-use crate::cloud::store::Store;
+use crate::cloud::run::secrets;
+use crate::cloud::run::store::Store;
 use crate::error::{EXIT_INFRASTRUCTURE, EXIT_PASSED};
 use crate::executor::{Executor, Local, Observer, StopReason};
 use crate::plan::Plan;

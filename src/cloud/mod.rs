@@ -1,20 +1,17 @@
-//! AWS: thin wrappers over the aws-sdk-* clients for the stack loadgate deploys and the distributed
-//! runs on Fargate. `aws` loads the configuration and maps errors; `template` and `policy` need no
-//! AWS call. Nothing here knows about reports.
+//! AWS: thin wrappers over the aws-sdk-* clients. Nothing here knows about reports.
+//!
+//! - `stack/`: the stack loadgate deploys (template, IAM policies, deploy/status/destroy);
+//! - `image/`: the worker image, pushed to the stack's ECR repository without Docker;
+//! - `run/`: one distributed run's S3 protocol, ECS tasks, SSM secrets and Fargate quota;
+//! - `aws` loads the configuration and maps errors, `outputs` reads what the stack exports,
+//!   `s3_blobs` keeps history in a bucket.
 
 pub mod aws;
 pub mod image;
-pub mod oci;
 pub mod outputs;
-pub mod policy;
-pub mod quota;
-pub mod registry;
+pub mod run;
 pub mod s3_blobs;
-pub mod secrets;
 pub mod stack;
-pub mod store;
-pub mod tasks;
-pub mod template;
 
 use crate::{Error, Result};
 

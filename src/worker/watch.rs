@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::log;
-use crate::cloud::store::Store;
+use crate::cloud::run::store::Store;
 use crate::protocol::{Abort, PlanDoc, RunLocation, StartDoc};
 use crate::Result;
 

@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::moto::Moto;
-use loadgate::cloud::template;
+use loadgate::cloud::stack::template;
 
 pub const STACK: &str = "loadgate";
 pub const CLUSTER: &str = "lg";

@@ -278,7 +278,7 @@ fn min_workers_tolerates_a_lost_worker_and_says_so() {
 
 #[test]
 fn fifty_tasks_launch_in_five_parallel_run_task_calls() {
-    use loadgate::cloud::tasks;
+    use loadgate::cloud::run::tasks;
     let moto = setup();
     let (out, took) = fake_fargate::runtime().block_on(async {
         let aws = moto.aws().await;
@@ -367,7 +367,7 @@ fn an_abort_threshold_breached_on_live_data_stops_every_worker() {
 
 #[test]
 fn runs_lists_a_run_and_stop_ends_it() {
-    use loadgate::cloud::tasks;
+    use loadgate::cloud::run::tasks;
     let moto = setup();
     fake_fargate::runtime().block_on(async {
         let aws = moto.aws().await;

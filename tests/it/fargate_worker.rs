@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use loadgate::cloud::store::Store;
+use loadgate::cloud::run::store::Store;
 use loadgate::protocol::{
     self, Heartbeat, PlanDoc, RunLocation, StartDoc, Timing, WorkerResult, VERSION,
 };

@@ -191,7 +191,7 @@ async fn deploy_creates_from_nothing_then_costs_one_call() {
     };
     assert_eq!(
         tag("loadgate:template-sha256").as_deref(),
-        Some(loadgate::cloud::template::sha256())
+        Some(loadgate::cloud::stack::template::sha256())
     );
     assert_eq!(
         tag("loadgate:version").as_deref(),

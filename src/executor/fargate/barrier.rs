@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use super::Run;
-use crate::cloud::tasks::{self, TaskState};
+use crate::cloud::run::tasks::{self, TaskState};
 use crate::protocol::{StartDoc, VERSION};
 use crate::{Error, Result};
 

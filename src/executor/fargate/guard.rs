@@ -2,7 +2,7 @@
 //! returns it, and the guard stops them all, explicitly at the end of the run and, should an early
 //! return or a panic skip that, when it is dropped.
 
-use crate::cloud::tasks;
+use crate::cloud::run::tasks;
 
 pub struct TaskGuard {
     ecs: aws_sdk_ecs::Client,

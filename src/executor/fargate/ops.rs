@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use crate::cloud::aws::Aws;
-use crate::cloud::store::Store;
-use crate::cloud::tasks;
+use crate::cloud::run::store::Store;
+use crate::cloud::run::tasks;
 use crate::error::EXIT_PASSED;
 use crate::protocol::{Abort, RunLocation, VERSION};
 use crate::{Error, Result};

@@ -2,7 +2,7 @@
 //! up front, not discovered as a stream of RunTask failures. An unknown quota (no permission, an
 //! emulator) is not a reason to refuse the run: it proceeds with a note.
 
-use super::aws;
+use crate::cloud::aws;
 
 /// Service Quotas codes of the Fargate vCPU quotas (service `fargate`).
 pub const ON_DEMAND_VCPU: &str = "L-3032A538";

@@ -3,7 +3,7 @@
 
 use aws_sdk_cloudformation::types::{Parameter, Stack};
 
-use crate::cloud::template;
+use crate::cloud::stack::template;
 use crate::Result;
 
 pub(crate) fn given((key, value): &(String, String)) -> Parameter {

@@ -12,7 +12,7 @@ use aws_sdk_ecs::types::{
     TaskOverride,
 };
 
-use super::aws;
+use crate::cloud::aws;
 use crate::protocol::{CONTAINER, RUN_ENV};
 use crate::{Error, Result};
 

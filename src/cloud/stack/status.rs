@@ -5,7 +5,7 @@ use std::fmt::{self, Write as _};
 
 use super::{describe, is_newer, output, running_tasks, status_of, tag, Clients, VERSION};
 use crate::cloud::aws::Aws;
-use crate::cloud::template;
+use crate::cloud::stack::template;
 use crate::Result;
 
 /// One stack as `stack status` shows it.

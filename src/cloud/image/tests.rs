@@ -102,7 +102,7 @@ fn a_dynamic_binary_is_refused_before_any_aws_call() {
     let path = dir.path().join("loadgate");
     std::fs::write(
         &path,
-        crate::cloud::oci::tests::fake_elf(62, true, b"glibc"),
+        crate::cloud::image::oci::tests::fake_elf(62, true, b"glibc"),
     )
     .expect("write");
     let err = read_layer(&path).unwrap_err();
@@ -125,7 +125,7 @@ fn a_dynamic_binary_is_refused_before_any_aws_call() {
 fn a_static_binary_gives_its_layer_and_arch() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("loadgate");
-    let elf = crate::cloud::oci::tests::fake_elf(183, false, b"musl");
+    let elf = crate::cloud::image::oci::tests::fake_elf(183, false, b"musl");
     std::fs::write(&path, &elf).expect("write");
     let (layer, arch) = read_layer(&path).expect("static");
     assert_eq!(arch, CpuArch::Arm64);

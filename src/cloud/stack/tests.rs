@@ -550,5 +550,5 @@ fn list_parameters_compare_item_by_item() {
 }
 
 /// The destroy path: bucket and repository emptied within the API limits, then the stack deleted.
-#[path = "stack_destroy_tests.rs"]
+#[path = "destroy_tests.rs"]
 mod destroy;

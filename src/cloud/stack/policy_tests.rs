@@ -1,5 +1,5 @@
 use super::*;
-use crate::cloud::template::TEMPLATE;
+use crate::cloud::stack::template::TEMPLATE;
 use crate::error::EXIT_INVALID_INPUT;
 
 fn default_scope() -> Scope {

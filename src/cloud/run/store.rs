@@ -18,7 +18,7 @@ use aws_smithy_types::date_time::Format;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::aws::{self, Aws};
+use crate::cloud::aws::{self, Aws};
 use crate::{Error, Result};
 
 /// Attempts of one store operation (each is itself up to 3 SDK attempts).

@@ -7,7 +7,7 @@
 use aws_sdk_ssm::types::ParameterType;
 use serde_json::Value;
 
-use super::aws;
+use crate::cloud::aws;
 use crate::plan::Secrets;
 use crate::protocol::SecretRef;
 use crate::{Error, Result};
@@ -17,7 +17,7 @@ const DELETE_MAX: usize = 10;
 
 /// The SSM path of one run's secrets (ends with `/`).
 pub fn run_path(stack_name: &str, run_id: &str) -> String {
-    format!("{}/{run_id}/", super::runs_parameter_path(stack_name))
+    format!("{}/{run_id}/", crate::cloud::runs_parameter_path(stack_name))
 }
 
 /// Replaces every secret value in `doc` by a placeholder; returns the references and the values

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::{Error, Result};
 
 /// `templates/stack.yaml`, as sent in CreateStack/UpdateStack's TemplateBody.
-pub const TEMPLATE: &str = include_str!("../../templates/stack.yaml");
+pub const TEMPLATE: &str = include_str!("../../../templates/stack.yaml");
 
 /// The most a TemplateBody passed inline may hold; past it, a template must go through S3.
 pub const MAX_INLINE_BYTES: usize = 51_200;
@@ -111,12 +111,12 @@ pub fn stack_parameters(
     stack_name: &str,
     overrides: &[(String, String)],
 ) -> Result<Vec<(String, String)>> {
-    super::validate_stack_name(stack_name)?;
+    crate::cloud::validate_stack_name(stack_name)?;
     let mut all = overrides.to_vec();
     if !all.iter().any(|(k, _)| k == REPOSITORY_PARAMETER) {
         all.push((
             REPOSITORY_PARAMETER.to_string(),
-            super::repository_name(stack_name),
+            crate::cloud::repository_name(stack_name),
         ));
     }
     parameters(&all)

@@ -10,11 +10,14 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 
-use super::aws::{self, Aws};
-use super::oci::{inspect_elf, Image, Layer};
-use super::outputs::StackOutputs;
-use super::registry::{Credentials, PushReport, Registry, Repository};
+use crate::cloud::aws::{self, Aws};
+use self::oci::{inspect_elf, Image, Layer};
+use crate::cloud::outputs::StackOutputs;
+use self::registry::{Credentials, PushReport, Registry, Repository};
 use crate::{Error, Result};
+
+pub mod oci;
+pub mod registry;
 
 /// The CPU architecture of the worker image, which the task definition must match (the same
 /// type the cost table is keyed by).
@@ -155,7 +158,7 @@ pub async fn push_to(
 /// `loadgate image push` without `--image`: the stack's repository, the warm path included.
 pub async fn push_to_stack(aws: &Aws, stack_name: &str, binary: &Path) -> Result<Pushed> {
     let start = Instant::now();
-    let outputs = super::outputs::describe(aws, stack_name).await?;
+    let outputs = crate::cloud::outputs::describe(aws, stack_name).await?;
     let (image, report) = ensure_in_stack(aws, &outputs, binary).await?;
     Ok(Pushed {
         image,
@@ -318,5 +321,4 @@ fn read_header(path: &Path) -> std::io::Result<Vec<u8>> {
 }
 
 #[cfg(test)]
-#[path = "image_tests.rs"]
 mod tests;

@@ -17,23 +17,21 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_cloudformation::types::{Capability, Stack, Tag};
 
-use super::aws::{self, Aws};
-use super::outputs::StackOutputs;
-use super::template;
+use crate::cloud::aws::{self, Aws};
+use crate::cloud::outputs::StackOutputs;
 use crate::{Error, Result};
 
-#[path = "stack_wait.rs"]
+pub mod policy;
+pub mod template;
+
 mod wait;
 use wait::{first_failure_since, wait_until_settled, Settled};
 
-#[path = "stack_destroy.rs"]
 mod destroy;
 pub use destroy::{destroy, Destroyed};
 
-#[path = "stack_status.rs"]
 mod status;
 
-#[path = "stack_compare.rs"]
 mod compare;
 pub(crate) use compare::{changed_parameters, is_newer};
 use compare::{given, update_parameters};
@@ -566,5 +564,4 @@ pub(crate) fn warn(message: &str) {
 }
 
 #[cfg(test)]
-#[path = "stack_tests.rs"]
 mod tests;

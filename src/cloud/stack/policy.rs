@@ -7,7 +7,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{repository_name, runs_parameter_path, task_family, validate_stack_name};
+use crate::cloud::{repository_name, runs_parameter_path, task_family, validate_stack_name};
 use crate::{Error, Result};
 
 const VERSION: &str = "2012-10-17";

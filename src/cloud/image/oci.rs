@@ -16,12 +16,12 @@ use flate2::Compression;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::image::CpuArch;
+use super::CpuArch;
 
 /// Mozilla's roots as Debian ships them (container/ca-certificates.crt, also what
 /// container/Dockerfile copies): embedded so the image's digest does not depend on the host that
 /// pushes it, and so a binary alone can always make its own image.
-pub const CA_BUNDLE: &[u8] = include_bytes!("../../container/ca-certificates.crt");
+pub const CA_BUNDLE: &[u8] = include_bytes!("../../../container/ca-certificates.crt");
 pub const CA_BUNDLE_PATH: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// The image's user, as in container/Dockerfile: not root, and the owner of `/tmp`.
 pub const USER: u32 = 65532;

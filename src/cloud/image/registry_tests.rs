@@ -3,7 +3,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::*;
 use crate::cloud::image::CpuArch;
-use crate::cloud::oci::Layer;
+use crate::cloud::image::oci::Layer;
 
 fn credentials() -> Credentials {
     Credentials {
