@@ -26,7 +26,9 @@ fi
 scripts/lint.sh
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
-scripts/tools.sh python "moto[server]"   # the AWS of the tests (tests/it/moto.rs)
+# The AWS of the tests (tests/it/moto.rs), and another HdrHistogram implementation that must
+# read results.json (tests/it/hdr_interop.rs).
+scripts/tools.sh python "moto[server]" hdrhistogram
 cargo test --locked "$@"
 # The benchmark's own parsers and arithmetic (stdlib only; the benchmark itself is scripts/bench.sh).
 python3 -m unittest discover -s scripts/bench -p 'test_*.py'

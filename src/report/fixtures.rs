@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use crate::plan::LoadPlan;
+use crate::plan::{LoadPlan, ThresholdPlan};
 use crate::results::{Results, RunMeta, ThresholdResult};
 use crate::stats::{
     Aggregate, ErrorKind, FailureSample, Histogram, MetricSet, SIGFIGS, TIMELINE_SIGFIGS,
 };
-use crate::threshold::{Op, Unit};
+use crate::threshold;
 
 const LABELS: [&str; 2] = ["home", "create-order"];
 pub const SECONDS: u32 = 5;
@@ -99,35 +99,20 @@ fn aggregate(failures: bool) -> Aggregate {
     agg
 }
 
-/// A threshold result whose verdict follows from `actual` (no data fails).
-pub fn threshold(
-    expr: &str,
-    label: Option<&str>,
-    metric: &str,
-    (op, limit, unit): (Op, f64, Unit),
-    actual: Option<f64>,
-) -> ThresholdResult {
-    let passed = actual.is_some_and(|a| match op {
-        Op::Lt => a < limit,
-        Op::Le => a <= limit,
-        Op::Gt => a > limit,
-        Op::Ge => a >= limit,
-    });
-    ThresholdResult {
-        expr: expr.to_string(),
-        label: label.map(str::to_string),
-        metric: metric.to_string(),
-        op,
-        limit,
-        actual,
-        unit,
-        passed,
-        abort: false,
-        line: 0,
-        skipped: false,
-        reason: None,
-        baseline: None,
-    }
+/// The results of `exprs` on `agg`, as the evaluator gives them: the fixtures hold no verdict
+/// logic of their own, so the reports are tested on what a run would really produce.
+fn evaluated(exprs: &[&str], agg: &Aggregate) -> Vec<ThresholdResult> {
+    let plans: Vec<ThresholdPlan> = exprs
+        .iter()
+        .map(|e| ThresholdPlan {
+            threshold: threshold::parse(e).expect("a fixture threshold parses"),
+            abort: false,
+            after: Duration::ZERO,
+            line: 0,
+            column: 0,
+        })
+        .collect();
+    threshold::evaluate(&plans, agg)
 }
 
 fn closed() -> LoadPlan {
@@ -140,39 +125,19 @@ fn closed() -> LoadPlan {
 }
 
 pub fn passing() -> Results {
-    let mut r = Results::new(meta(Some(closed()), false), &aggregate(false));
-    let create = r.labels.get("create-order").map(|s| s.response_time_ms.p99);
-    r.thresholds = vec![
-        threshold(
+    let agg = aggregate(false);
+    let mut r = Results::new(meta(Some(closed()), false), &agg);
+    r.thresholds = evaluated(
+        &[
             "p95 < 1s",
-            None,
-            "p95",
-            (Op::Lt, 1000.0, Unit::Ms),
-            Some(r.total.response_time_ms.p95),
-        ),
-        threshold(
             "error_rate < 1%",
-            None,
-            "error_rate",
-            (Op::Lt, 1.0, Unit::Percent),
-            Some(r.total.error_rate * 100.0),
-        ),
-        threshold(
             "rps > 20",
-            None,
-            "rps",
-            (Op::Gt, 20.0, Unit::PerSecond),
-            Some(r.total.rps),
-        ),
-        threshold(
             "create-order: p99 < 500ms",
-            Some("create-order"),
-            "p99",
-            (Op::Lt, 500.0, Unit::Ms),
-            create,
-        ),
-    ];
+        ],
+        &agg,
+    );
     r.passed = r.thresholds.iter().all(|t| t.passed);
+    assert!(r.passed, "the passing fixture passes");
     r
 }
 
@@ -183,56 +148,21 @@ pub fn failing() -> Results {
         hold_for: Duration::from_secs(5),
         max_in_flight: 100,
     };
-    let mut r = Results::new(meta(Some(open), false), &aggregate(true));
-    let create = r.labels.get("create-order").map(|s| s.response_time_ms.p99);
-    let mut abort = threshold(
-        "p99 < 2s",
-        None,
-        "p99",
-        (Op::Lt, 2000.0, Unit::Ms),
-        Some(r.total.response_time_ms.p99),
-    );
-    abort.abort = true;
-    let mut p95 = threshold(
-        "p95 < 300ms",
-        None,
-        "p95",
-        (Op::Lt, 300.0, Unit::Ms),
-        Some(r.total.response_time_ms.p95),
-    );
-    p95.line = 21;
-    r.thresholds = vec![
-        p95,
-        threshold(
+    let agg = aggregate(true);
+    let mut r = Results::new(meta(Some(open), false), &agg);
+    r.thresholds = evaluated(
+        &[
+            "p95 < 300ms",
             "error_rate < 1%",
-            None,
-            "error_rate",
-            (Op::Lt, 1.0, Unit::Percent),
-            Some(r.total.error_rate * 100.0),
-        ),
-        threshold(
             "rps > 20",
-            None,
-            "rps",
-            (Op::Gt, 20.0, Unit::PerSecond),
-            Some(r.total.rps),
-        ),
-        threshold(
             "create-order: p99 < 500ms",
-            Some("create-order"),
-            "p99",
-            (Op::Lt, 500.0, Unit::Ms),
-            create,
-        ),
-        threshold(
             "search: p95 < 200ms",
-            Some("search"),
-            "p95",
-            (Op::Lt, 200.0, Unit::Ms),
-            None,
-        ),
-        abort,
-    ];
+            "p99 < 2s",
+        ],
+        &agg,
+    );
+    r.thresholds[0].line = 21;
+    r.thresholds[5].abort = true;
     r.warnings = vec![
         "The load generator was saturated (CPU above 90% for 3 s): latencies include client-side queueing.".to_string(),
         "Label <b>|weird|</b> sent nothing".to_string(),
@@ -242,17 +172,11 @@ pub fn failing() -> Results {
 }
 
 pub fn partial() -> Results {
-    let mut r = Results::new(meta(Some(closed()), true), &aggregate(true));
-    let mut abort = threshold(
-        "p99 < 100ms",
-        None,
-        "p99",
-        (Op::Lt, 100.0, Unit::Ms),
-        Some(r.total.response_time_ms.p99),
-    );
-    abort.abort = true;
-    abort.line = 14;
-    r.thresholds = vec![abort];
+    let agg = aggregate(true);
+    let mut r = Results::new(meta(Some(closed()), true), &agg);
+    r.thresholds = evaluated(&["p99 < 100ms"], &agg);
+    r.thresholds[0].abort = true;
+    r.thresholds[0].line = 14;
     r.stopped = Some("aborted by threshold `p99 < 100ms` after 5 s".to_string());
     r.passed = false;
     r
@@ -298,23 +222,18 @@ pub fn compared() -> Results {
             *v *= 1.3;
         }
     }
+    // Relative limits come from the baseline's figure; the verdict is the evaluator's operator.
     let base_p95 = base.total.response_time_ms.p95;
-    let mut relative = threshold(
-        "p95 < baseline + 10%",
-        None,
-        "p95",
-        (Op::Lt, base_p95 * 1.1, Unit::Ms),
-        Some(r.total.response_time_ms.p95),
-    );
+    let mut relative = evaluated(&["p95 < baseline + 10%"], &Aggregate::new(&[])).remove(0);
+    let rule = threshold::parse(&relative.expr).expect("parses");
+    relative.limit = base_p95 * 1.1;
+    relative.actual = Some(r.total.response_time_ms.p95);
+    relative.passed = rule.holds_against(r.total.response_time_ms.p95, relative.limit);
+    relative.skipped = false;
+    relative.reason = None;
     relative.baseline = Some(base_p95);
-    let mut skipped = threshold(
-        "search: p95 < baseline",
-        Some("search"),
-        "p95",
-        (Op::Lt, 0.0, Unit::Ms),
-        None,
-    );
-    skipped.skipped = true;
+    // The evaluator skips a relative threshold whose label the baseline lacks.
+    let mut skipped = evaluated(&["search: p95 < baseline"], &Aggregate::new(&[])).remove(0);
     skipped.reason = Some("the baseline run has no `p95` of label `search`".to_string());
     r.thresholds.push(relative);
     r.thresholds.push(skipped);

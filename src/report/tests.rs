@@ -3,9 +3,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::fixtures::{self, threshold};
+use super::fixtures;
 use super::*;
-use crate::threshold::{Op, Unit};
 
 // ---------- summary.md ----------
 
@@ -320,16 +319,6 @@ fn a_missing_results_file_is_an_input_error() {
         .to_string()
         .contains("/nonexistent/loadgate/results.json: cannot read"));
     assert_eq!(e.exit_code(), crate::error::EXIT_INVALID_INPUT);
-}
-
-// ---------- thresholds in the fixtures behave as the evaluator would ----------
-
-#[test]
-fn fixture_thresholds_decide_by_their_operator() {
-    let t = |op, actual| threshold("x", None, "p95", (op, 10.0, Unit::Ms), actual).passed;
-    assert!(t(Op::Lt, Some(9.0)) && !t(Op::Lt, Some(10.0)));
-    assert!(t(Op::Ge, Some(10.0)) && !t(Op::Gt, Some(10.0)));
-    assert!(!t(Op::Lt, None));
 }
 
 // ---------- against a baseline ----------

@@ -116,8 +116,8 @@ fn sigterm_stops_the_run_writes_a_partial_report_and_exits_130() {
         .scenario(&PASSING.replace("hold_for: 1s", "hold_for: 60s"))
         .target(vec![Route::ok("/")])
         .args(&["run"])
-        .run_with(|child| {
-            std::thread::sleep(Duration::from_millis(1500));
+        .run_with_target(|child, target| {
+            crate::signals::wait_for_requests(target);
             // SAFETY: kill(2) with a valid pid and signal has no memory effects.
             unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
         });

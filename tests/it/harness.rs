@@ -120,6 +120,22 @@ impl Test {
         self.finish(target, out)
     }
 
+    /// [`Test::run_with`], with the target too, so that `during` can wait for the load to reach it.
+    pub fn run_with_target(self, during: impl FnOnce(&mut Child, &Target)) -> Ran {
+        let (target, mut cmd) = self.prepare();
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("loadgate starts");
+        during(
+            &mut child,
+            target.as_ref().expect("the test starts a target"),
+        );
+        let out = child.wait_with_output().expect("loadgate ends");
+        self.finish(target, out)
+    }
+
     fn finish(self, target: Option<Target>, out: Output) -> Ran {
         Ran {
             code: out.status.code().unwrap_or(-1),

@@ -160,19 +160,44 @@ fn an_abort_threshold_stops_the_run_early() {
     assert!(results["duration_s"].as_f64().unwrap() < 30.0);
 }
 
+/// A target that answers every request with a 500 whose body is the request's head, secrets
+/// and all: the failure samples then hold the secret unless it is masked.
+fn echoing_target() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = String::new();
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            while reader.read_line(&mut head).is_ok_and(|n| n > 2) {}
+            let _ = write!(
+                stream,
+                "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
+                head.len()
+            );
+        }
+    });
+    url
+}
+
 #[test]
 fn secrets_stay_out_of_every_output() {
     let secret = "tok-8f2d1c9e7a";
     let ran = Test::new()
-        .scenario(
-            "name: secrets\ntarget: \"{target}\"\ndefaults: { headers: { Authorization: \"Bearer ${API_TOKEN}\" } }\nload: { concurrency: 2, hold_for: 500ms }\nrequests:\n  - { name: broken, path: /broken }\n",
-        )
+        .scenario(&format!(
+            "name: secrets\ntarget: \"{}\"\ndefaults: {{ headers: {{ Authorization: \"Bearer ${{API_TOKEN}}\" }} }}\nload: {{ concurrency: 2, hold_for: 500ms }}\nrequests:\n  - {{ name: broken, path: /broken }}\n",
+            echoing_target()
+        ))
         .env("API_TOKEN", secret)
-        .target(vec![Route::ok("/broken").error_rate(1.0)])
         .args(&["run"])
         .run();
     ran.code(1);
-    for file in ["summary.md", "junit.xml", "results.json"] {
+    // The samples are there, with the secret masked in the echoed header.
+    let failures = ran.results()["failures"].to_string();
+    assert!(failures.contains("authorization: Bearer ***"), "{failures}");
+    for file in ["summary.md", "junit.xml", "results.json", "report.html"] {
         let text = ran.read(&format!("loadgate-report/{file}"));
         assert!(!text.contains(secret), "{file}");
     }

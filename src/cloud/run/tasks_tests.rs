@@ -1,11 +1,11 @@
-//! RunTask, DescribeTasks and their real-AWS limits against aws-smithy-mocks (moto enforces none
-//! of them): batching, paging, throttling, capacity failures, the Spot fallback.
+//! What moto cannot answer RunTask with, against aws-smithy-mocks: throttling, capacity failures,
+//! the Spot fallback. The batching of RunTask and DescribeTasks is shown against moto in
+//! tests/it/aws_limits.rs.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
 use aws_sdk_ecs::operation::run_task::{RunTaskError, RunTaskInput, RunTaskOutput};
 use aws_sdk_ecs::types::{Failure, Task};
 use aws_sdk_ecs::Client;
@@ -55,46 +55,6 @@ fn no_capacity(n: i32) -> RunTaskOutput {
 
 fn count(req: &RunTaskInput) -> i32 {
     req.count().unwrap_or(1)
-}
-
-#[tokio::test]
-async fn twenty_five_tasks_take_three_run_task_calls_of_at_most_ten() {
-    let counter = Arc::new(AtomicUsize::new(0));
-    let largest = Arc::new(AtomicUsize::new(0));
-    let (c, l) = (counter.clone(), largest.clone());
-    let rule = mock!(Client::run_task).then_compute_output(move |req| {
-        l.fetch_max(count(req) as usize, Ordering::SeqCst);
-        started(count(req), &c)
-    });
-    let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&rule]);
-    let out = launch(&ecs, &launch_spec(false), 25).await;
-    assert_eq!(out.arns.len(), 25);
-    assert_eq!(out.calls, 3);
-    assert_eq!(rule.num_calls(), 3);
-    assert_eq!(largest.load(Ordering::SeqCst), 10);
-    assert!(out.failures.is_empty(), "{:?}", out.failures);
-}
-
-#[tokio::test]
-async fn describe_takes_a_hundred_tasks_per_call() {
-    let rule = mock!(Client::describe_tasks).then_compute_output(|req| {
-        assert!(req.tasks().len() <= DESCRIBE_MAX);
-        let tasks = req
-            .tasks()
-            .iter()
-            .map(|arn| Task::builder().task_arn(arn).last_status("RUNNING").build());
-        DescribeTasksOutput::builder()
-            .set_tasks(Some(tasks.collect()))
-            .build()
-    });
-    let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&rule]);
-    let arns: Vec<String> = (0..150)
-        .map(|i| format!("arn:aws:ecs:r:1:task/lg/t{i}"))
-        .collect();
-    let states = describe(&ecs, "lg", &arns).await.expect("described");
-    assert_eq!(states.len(), 150);
-    assert_eq!(rule.num_calls(), 2);
-    assert!(states.iter().any(|s| s.id == "t149"));
 }
 
 #[tokio::test]

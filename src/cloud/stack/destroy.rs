@@ -128,18 +128,14 @@ async fn physical_id(
 
 /// Deletes every object version and delete marker (the template's bucket is not versioned, but a
 /// user may have turned versioning on, and CloudFormation cannot delete a bucket that has them).
+///
+/// Each round lists from the start: what the previous round listed is deleted by then (S3's
+/// listings are strongly consistent), so no marker is needed, and none can point at a deleted
+/// key (moto then lists nothing after it, and the bucket was left half full).
 pub(crate) async fn empty_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<usize> {
     let mut deleted = 0;
-    let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
     loop {
-        let page = match s3
-            .list_object_versions()
-            .bucket(bucket)
-            .set_key_marker(key_marker.take())
-            .set_version_id_marker(version_marker.take())
-            .send()
-            .await
-        {
+        let page = match s3.list_object_versions().bucket(bucket).send().await {
             Ok(page) => page,
             Err(e) if aws::error_code(&e) == Some("NoSuchBucket") => return Ok(deleted),
             Err(e) => return Err(aws::error(format_args!("list the objects of {bucket}"), e)),
@@ -165,12 +161,7 @@ pub(crate) async fn empty_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Resul
         for chunk in ids.chunks(DELETE_OBJECTS_MAX) {
             deleted += delete_objects(s3, bucket, chunk).await?;
         }
-        if page.is_truncated() != Some(true) {
-            return Ok(deleted);
-        }
-        key_marker = page.next_key_marker().map(str::to_string);
-        version_marker = page.next_version_id_marker().map(str::to_string);
-        if key_marker.is_none() {
+        if page.is_truncated() != Some(true) || ids.is_empty() {
             return Ok(deleted);
         }
     }

@@ -241,3 +241,106 @@ fn render_is_pretty_json_with_a_final_newline() {
         "{text}"
     );
 }
+
+/// The run policy's scoping, stated statement by statement rather than left to a snapshot that a
+/// reviewer accepts wholesale: each action reaches only this stack's resources, in the given
+/// region and account, and `*` appears only where the API takes no resource (with a condition
+/// on the cluster where IAM allows one).
+#[test]
+fn run_policy_reaches_only_the_stacks_own_resources() {
+    let scope = Scope::new("Perf", Some("eu-west-1"), Some("123456789012")).expect("valid");
+    let policy = run_policy(&scope);
+    let resources = |sid: &str| -> Vec<String> {
+        policy
+            .statement
+            .iter()
+            .find(|s| s.sid == sid)
+            .unwrap_or_else(|| panic!("no statement {sid}"))
+            .resource
+            .clone()
+    };
+    let ecs = "arn:aws:ecs:eu-west-1:123456789012";
+    let tasks = format!("{ecs}:task/Perf-Cluster-*/*");
+    let definitions = format!("{ecs}:task-definition/Perf-worker:*");
+    let expected: &[(&str, Vec<String>)] = &[
+        (
+            "Stack",
+            vec!["arn:aws:cloudformation:eu-west-1:123456789012:stack/Perf/*".into()],
+        ),
+        ("StartWorkers", vec![definitions.clone()]),
+        ("WatchWorkers", vec![tasks.clone()]),
+        (
+            "FargateQuota",
+            vec!["arn:aws:servicequotas:eu-west-1:123456789012:fargate/*".into()],
+        ),
+        ("TagWorkers", vec![tasks, definitions]),
+        (
+            "PassWorkerRoles",
+            vec![
+                "arn:aws:iam::123456789012:role/Perf-ExecutionRole-*".into(),
+                "arn:aws:iam::123456789012:role/Perf-TaskRole-*".into(),
+            ],
+        ),
+        // S3 ARNs have no region or account; the bucket name is CloudFormation's, lowercased.
+        (
+            "RunAndHistoryFiles",
+            vec!["arn:aws:s3:::perf-bucket-*/*".into()],
+        ),
+        ("ListFiles", vec!["arn:aws:s3:::perf-bucket-*".into()]),
+        (
+            "PushWorkerImage",
+            vec!["arn:aws:ecr:eu-west-1:123456789012:repository/perf".into()],
+        ),
+        (
+            "RunSecrets",
+            vec!["arn:aws:ssm:eu-west-1:123456789012:parameter/loadgate/Perf/runs/*".into()],
+        ),
+        (
+            "WorkerLogs",
+            vec![
+                "arn:aws:logs:eu-west-1:123456789012:log-group:/loadgate/Perf".into(),
+                "arn:aws:logs:eu-west-1:123456789012:log-group:/loadgate/Perf:*".into(),
+            ],
+        ),
+    ];
+    for (sid, want) in expected {
+        assert_eq!(&resources(sid), want, "{sid}");
+    }
+    // Only these take `*`: no resource-level permission exists for them.
+    let mut unscoped: Vec<&str> = policy
+        .statement
+        .iter()
+        .filter(|s| s.resource.iter().any(|r| r == "*"))
+        .map(|s| s.sid)
+        .collect();
+    unscoped.sort_unstable();
+    assert_eq!(
+        unscoped,
+        ["ListWorkers", "RegistryLogin", "TaskDefinitions"]
+    );
+    // ListTasks and RunTask are held to the stack's cluster by condition.
+    let cluster = format!("{ecs}:cluster/Perf-Cluster-*");
+    for sid in ["ListWorkers", "StartWorkers"] {
+        let s = policy.statement.iter().find(|s| s.sid == sid).expect(sid);
+        let condition = s.condition.as_ref().expect("a condition");
+        assert_eq!(
+            condition["ArnLike"]["ecs:cluster"],
+            cluster.as_str(),
+            "{sid}"
+        );
+    }
+    // Every statement is accounted for: a new one must be added here, scoped.
+    assert_eq!(policy.statement.len(), expected.len() + unscoped.len());
+    // Nothing reaches another stack (the quota, read only, is the account's), region or account.
+    for s in &policy.statement {
+        for r in s.resource.iter().filter(|r| *r != "*") {
+            let own = r.contains("Perf") || r.contains("perf") || s.sid == "FargateQuota";
+            assert!(own, "{}: {r}", s.sid);
+            assert!(
+                !r.contains(":*:"),
+                "{}: {r} is not scoped to a region/account",
+                s.sid
+            );
+        }
+    }
+}

@@ -1,5 +1,7 @@
 //! What moto cannot produce: CloudFormation states, races, throttling and the API limits, with
 //! aws-smithy-mocks. Each test counts the calls it expects (e.g. the warm path is one call).
+//! The states moto can hold (a stack a newer loadgate deployed, tasks running in the cluster, a
+//! wait interrupted by Ctrl-C) are tested against it in tests/it/stack_states.rs.
 
 use std::sync::{Arc, Mutex};
 
@@ -412,36 +414,6 @@ async fn a_failed_create_reports_the_first_failure() {
         "{text}"
     );
     assert!(err.help().unwrap_or("").contains("stack deploy"), "{err:?}");
-}
-
-#[tokio::test]
-async fn no_update_while_another_runs_tasks_are_running() {
-    let describe = mock!(Cfn::describe_stacks)
-        .then_output(|| found(stack(StackStatus::UpdateComplete, VERSION, "old-sha")));
-    let (update, list) = (update_ok(), tasks(3));
-    let c = clients(&[&describe, &update], &[&list]);
-    // A run proceeds on the current stack...
-    let (outputs, action) = run(&c, &spec(), Mode::Run).await.expect("ensure");
-    assert_eq!(action, Action::Kept("tasks running".to_string()));
-    assert_eq!(outputs.cluster_name, "lg-cluster");
-    // ...a deploy waits for the tasks, here past its timeout.
-    let mut spec = spec();
-    spec.wait = Duration::ZERO;
-    let err = run(&c, &spec, Mode::Deploy).await.expect_err("timed out");
-    assert_eq!(err.exit_code(), EXIT_INFRASTRUCTURE);
-    assert!(err.to_string().contains("3 task(s)"), "{err}");
-    assert_eq!(update.num_calls(), 0);
-}
-
-#[tokio::test]
-async fn a_stack_of_a_newer_version_is_never_downgraded() {
-    let describe = mock!(Cfn::describe_stacks)
-        .then_output(|| found(stack(StackStatus::UpdateComplete, "99.0.0", "newer-sha")));
-    let (update, list) = (update_ok(), tasks(0));
-    let c = clients(&[&describe, &update], &[&list]);
-    let (_, action) = run(&c, &spec(), Mode::Deploy).await.expect("ensure");
-    assert_eq!(action, Action::Kept("deployed by 99.0.0".to_string()));
-    assert_eq!(update.num_calls(), 0);
 }
 
 #[tokio::test]
