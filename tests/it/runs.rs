@@ -187,14 +187,14 @@ fn secrets_stay_out_of_every_output() {
     let secret = "tok-8f2d1c9e7a";
     let ran = Test::new()
         .scenario(&format!(
-            "name: secrets\ntarget: \"{}\"\ndefaults: {{ headers: {{ Authorization: \"Bearer ${{API_TOKEN}}\" }} }}\nload: {{ concurrency: 2, hold_for: 500ms }}\nrequests:\n  - {{ name: broken, path: /broken }}\n",
+            "name: secrets\ntarget: \"{}\"\ndefaults: {{ headers: {{ Authorization: \"Bearer ${{API_TOKEN}}\" }} }}\nload: {{ concurrency: 2, hold_for: 500ms }}\nrequests:\n  - {{ name: broken, path: \"/broken?t=${{API_TOKEN}}\" }}\n",
             echoing_target()
         ))
         .env("API_TOKEN", secret)
         .args(&["run"])
         .run();
     ran.code(1);
-    // The samples are there, with the secret masked in the echoed header.
+    // The samples are there (the echoed request line and header), with the secret masked.
     let failures = ran.results()["failures"].to_string();
     assert!(failures.contains("authorization: Bearer ***"), "{failures}");
     for file in ["summary.md", "junit.xml", "results.json", "report.html"] {
