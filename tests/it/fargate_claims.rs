@@ -216,8 +216,8 @@ fn the_merge_adds_the_workers_results_and_measures_their_start_skew() {
     );
 }
 
-#[test]
-fn sigint_to_the_controller_stops_every_task_and_exits_130_with_a_partial_report() {
+/// Cancels a 2-worker run with `sig` once the load runs on both workers.
+fn cancelled_mid_load(sig: i32) {
     let moto = setup();
     let out = outputs(&moto);
     let fargate = FakeFargate::start(&moto);
@@ -228,17 +228,19 @@ fn sigint_to_the_controller_stops_every_task_and_exits_130_with_a_partial_report
     )
     .run_with(|child| {
         wait_for_load(&moto, &out.bucket, 2);
-        signal(child, libc::SIGINT);
+        signal(child, sig);
     });
     let codes = fargate.finish();
     ran.code(130);
     let results = ran.results();
     assert_eq!(results["partial"], true);
+    assert_eq!(results["executor"], "fargate");
     let stopped = results["stopped"].as_str().unwrap_or_default();
     assert!(stopped.contains("cancelled"), "{stopped}");
     let statuses = task_statuses(&moto, &out.cluster_name);
     assert_eq!(statuses.len(), 2, "{statuses:?}");
     assert!(statuses.iter().all(|s| s == "STOPPED"), "{statuses:?}");
+    // Both workers flushed what they had measured and exited cleanly.
     assert_eq!(codes.len(), 2, "{codes:?}");
     assert!(codes.values().all(|c| *c == Some(0)), "{codes:?}");
     let counted = results["total"]["requests"].as_u64().unwrap_or(0);
@@ -248,6 +250,52 @@ fn sigint_to_the_controller_stops_every_task_and_exits_130_with_a_partial_report
     assert!(
         counted <= served && served - counted <= 2,
         "{counted} of {served}"
+    );
+}
+
+#[test]
+fn sigint_to_the_controller_stops_every_task_and_exits_130_with_a_partial_report() {
+    cancelled_mid_load(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_to_the_controller_stops_every_task_and_exits_130_with_a_partial_report() {
+    cancelled_mid_load(libc::SIGTERM);
+}
+
+#[test]
+fn an_abort_threshold_breached_on_live_data_stops_every_worker() {
+    let moto = setup();
+    let out = outputs(&moto);
+    let fargate = FakeFargate::start(&moto);
+    let yaml = scenario(
+        "{ concurrency: 2, hold_for: 60s }",
+        "thresholds:\n  - { expr: \"rps < 1\", abort: true }\n",
+    );
+    let ran = controller(moto.env(), &yaml, "2").run();
+    let codes = fargate.finish();
+    ran.code(1);
+    let results = ran.results();
+    assert_eq!(results["partial"], true);
+    let stopped = results["stopped"].as_str().unwrap_or_default();
+    assert!(stopped.contains("rps < 1"), "{stopped}");
+    let statuses = task_statuses(&moto, &out.cluster_name);
+    assert_eq!(statuses.len(), 2, "{statuses:?}");
+    assert!(statuses.iter().all(|s| s == "STOPPED"), "{statuses:?}");
+    assert_eq!(codes.len(), 2, "{codes:?}");
+    assert!(codes.values().all(|c| *c == Some(0)), "{codes:?}");
+    let run_id = results["run_id"].as_str().expect("run id");
+    let abort = objects(&moto, &out.bucket, &format!("runs/{run_id}/abort.json"));
+    let reason = abort
+        .values()
+        .next()
+        .and_then(|a| a["reason"].as_str())
+        .unwrap_or_default();
+    assert!(reason.contains("rps < 1"), "{abort:?}");
+    assert!(
+        ran.stdout.contains("2 of 2 workers contributed"),
+        "{}",
+        ran.stdout
     );
 }
 
