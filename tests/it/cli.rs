@@ -189,8 +189,20 @@ fn report_of_a_file_that_is_not_results_exits_2() {
 #[test]
 fn the_demo_runs_against_its_built_in_target() {
     let ran = Test::new().args(&["demo", "--hold-for", "1s"]).run();
-    ran.code(0);
+    // A verdict, whichever: the demo's latency thresholds depend on how busy the machine is
+    // (a shared CI core turned `add-to-cart: p95 < 200ms` into 262 ms), its error rate does not.
+    assert!(
+        matches!(ran.code, 0 | 1),
+        "exit {}\n{}",
+        ran.code,
+        ran.stderr
+    );
     let results = ran.results();
+    assert_eq!(results["thresholds"].as_array().map(Vec::len), Some(5));
+    let errors = &results["thresholds"][2];
+    assert_eq!(errors["expr"], "error_rate < 3%");
+    assert_eq!(errors["passed"], true, "{errors}");
+    assert!(results["total"]["requests"].as_u64() > Some(0));
     assert_eq!(results["scenario"], "demo-shop");
     assert_eq!(results["labels"].as_object().unwrap().len(), 5);
     assert!(ran.stdout.contains("demo-shop"));
