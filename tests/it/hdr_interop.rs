@@ -1,7 +1,10 @@
 //! results.json's histograms are HdrHistogram's standard V2 + DEFLATE encoding, as the README
 //! promises: another implementation, PyPI's `hdrhistogram` (the `hdrh` module, in the tools' venv:
-//! `scripts/tools.sh python hdrhistogram`), decodes every one of them and finds the same counts
-//! and percentiles as the summary figures.
+//! `scripts/tools.sh python hdrhistogram`), decodes every one of them to exactly the buckets and
+//! counts that loadgate's own decoder finds, with the summary's request counts and extremes.
+//! Percentiles are not compared: the two libraries round a percentile's rank differently, which
+//! on a sparse tail is a different sample (p99 74.6 ms against 63.6 ms, seen here), not a
+//! different histogram.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -13,7 +16,7 @@ use serde_json::Value;
 use crate::harness::Test;
 
 /// Decodes every base64 string under `histograms` and prints, per path, its count, min, max and
-/// some percentiles in microseconds.
+/// every recorded bucket as `[highest equivalent value, count]`, in microseconds.
 const DECODE: &str = r#"
 import json, sys
 from hdrh.histogram import HdrHistogram
@@ -28,8 +31,8 @@ def walk(path, node):
             "count": h.get_total_count(),
             "min": h.get_min_value(),
             "max": h.get_max_value(),
-            "p50": h.get_value_at_percentile(50.0),
-            "p99": h.get_value_at_percentile(99.0),
+            "buckets": [[i.value_iterated_to, i.count_at_value_iterated_to]
+                        for i in h.get_recorded_iterator()],
         }
     elif isinstance(node, dict):
         for k, v in node.items():
@@ -87,8 +90,26 @@ fn another_hdr_histogram_implementation_decodes_results_json() {
     );
     let decoded: Value = serde_json::from_slice(&out.stdout).expect("JSON from python");
     let decoded = decoded.as_object().expect("an object");
-    let histograms = decoded.len();
-    assert!(histograms >= 6, "{histograms} histograms: {decoded:?}");
+    // Every histogram, not only the summary's: the timeline and scheduling lag ones too.
+    let mut strings = Vec::new();
+    collect(&results["histograms"], "", &mut strings);
+    assert!(strings.len() >= 6, "{} histograms", strings.len());
+    assert_eq!(
+        decoded.len(),
+        strings.len(),
+        "hdrh decoded {:?}",
+        decoded.keys()
+    );
+    for (path, text) in &strings {
+        let ours = loadgate::stats::decode(text).expect("our own decoder reads it");
+        let buckets: Vec<Value> = ours
+            .iter_recorded()
+            .map(|v| serde_json::json!([v.value_iterated_to(), v.count_at_value()]))
+            .collect();
+        let theirs = &decoded[path];
+        assert_eq!(theirs["count"].as_u64(), Some(ours.len()), "{path}");
+        assert_eq!(theirs["buckets"].as_array(), Some(&buckets), "{path}");
+    }
     let check = |path: &str, figures: &Value| {
         let h = &decoded
             .get(path)
@@ -96,14 +117,9 @@ fn another_hdr_histogram_implementation_decodes_results_json() {
         assert_eq!(h["count"].as_u64(), figures["requests"].as_u64(), "{path}");
         assert!(h["count"].as_u64() > Some(0), "{path}");
         let ms = &figures["response_time_ms"];
-        for (theirs, ours) in [
-            ("p50", "p50"),
-            ("p99", "p99"),
-            ("max", "max"),
-            ("min", "min"),
-        ] {
-            let (t, o) = (h[theirs].as_f64().unwrap(), ms[ours].as_f64().unwrap());
-            assert!(same_bucket(o, t), "{path} {ours}: ours {o} ms, hdrh {t} us");
+        for stat in ["min", "max"] {
+            let (t, o) = (h[stat].as_f64().unwrap(), ms[stat].as_f64().unwrap());
+            assert!(same_bucket(o, t), "{path} {stat}: ours {o} ms, hdrh {t} us");
         }
     };
     check("/total/response_time", &results["total"]);
@@ -112,5 +128,23 @@ fn another_hdr_histogram_implementation_decodes_results_json() {
             &format!("/labels/{label}/response_time"),
             &results["labels"][label],
         );
+    }
+}
+
+/// Every base64 histogram under `node`, with its path as the Python script names it.
+fn collect(node: &Value, path: &str, out: &mut Vec<(String, String)>) {
+    match node {
+        Value::String(text) => out.push((path.to_string(), text.clone())),
+        Value::Object(map) => {
+            for (k, v) in map {
+                collect(v, &format!("{path}/{k}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                collect(v, &format!("{path}/{i}"), out);
+            }
+        }
+        _ => {}
     }
 }
