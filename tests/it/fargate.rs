@@ -6,7 +6,7 @@ use std::time::Duration;
 use loadgate::target::Route;
 use serde_json::Value;
 
-use crate::fake_fargate::{self, FakeFargate, BUCKET, CLUSTER, FAST};
+use crate::fake_fargate::{self, FakeFargate, FAST};
 use crate::harness::{Ran, Test};
 use crate::moto::Moto;
 
@@ -75,11 +75,12 @@ fn assert_counts_match(ran: &Ran) {
 
 /// Every object of the bucket, as text.
 fn bucket_objects(moto: &Moto) -> Vec<(String, String)> {
+    let bucket = fake_fargate::outputs(moto).bucket;
     fake_fargate::runtime().block_on(async {
         let s3 = moto.aws().await.s3();
         let list = s3
             .list_objects_v2()
-            .bucket(BUCKET)
+            .bucket(&bucket)
             .send()
             .await
             .expect("list");
@@ -88,7 +89,7 @@ fn bucket_objects(moto: &Moto) -> Vec<(String, String)> {
             let key = o.key().unwrap_or_default().to_string();
             let got = s3
                 .get_object()
-                .bucket(BUCKET)
+                .bucket(&bucket)
                 .key(&key)
                 .send()
                 .await
@@ -101,11 +102,12 @@ fn bucket_objects(moto: &Moto) -> Vec<(String, String)> {
 }
 
 fn task_statuses(moto: &Moto) -> Vec<String> {
+    let cluster = fake_fargate::outputs(moto).cluster_name;
     fake_fargate::runtime().block_on(async {
         let ecs = moto.aws().await.ecs();
         let arns = ecs
             .list_tasks()
-            .cluster(CLUSTER)
+            .cluster(&cluster)
             .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
             .send()
             .await
@@ -115,7 +117,7 @@ fn task_statuses(moto: &Moto) -> Vec<String> {
         let mut all = arns;
         let running = ecs
             .list_tasks()
-            .cluster(CLUSTER)
+            .cluster(&cluster)
             .send()
             .await
             .expect("list");
@@ -127,7 +129,7 @@ fn task_statuses(moto: &Moto) -> Vec<String> {
         }
         let described = ecs
             .describe_tasks()
-            .cluster(CLUSTER)
+            .cluster(&cluster)
             .set_tasks(Some(all))
             .send()
             .await
