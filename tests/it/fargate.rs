@@ -429,3 +429,77 @@ fn runs_lists_a_run_and_stop_ends_it() {
         .any(|(k, _)| k == "runs/r9/abort.json"));
     with_moto(&["stop", "a/b"]).code(2);
 }
+
+#[test]
+fn a_secret_ssm_cannot_hold_is_refused_before_any_aws_call_naming_only_its_variable() {
+    let big = "s".repeat(8_193);
+    let ran = Test::new()
+        .scenario(
+            "name: big\ntarget: \"{target}\"\ndefaults: { headers: { X-Cert: \"${BIG_CERT}\" } }\n\
+             load: { concurrency: 1, hold_for: 1s }\nrequests:\n  - { name: a, path: /a }\n",
+        )
+        .target(vec![Route::ok("/a")])
+        .env("BIG_CERT", &big)
+        // Nothing listens there: any AWS call would be an exit 3, not 2.
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_REGION", "us-east-1")
+        .args(&[
+            "run",
+            "--executor",
+            "fargate",
+            "--workers",
+            "2",
+            "--image",
+            "x",
+            "--baseline",
+            "none",
+        ])
+        .run();
+    ran.code(2);
+    assert!(ran.stderr.contains("BIG_CERT"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("8192"), "{}", ran.stderr);
+    assert!(!ran.stderr.contains(&big[..64]), "the value leaked");
+    assert!(!ran.stdout.contains(&big[..64]), "the value leaked");
+}
+
+#[test]
+fn a_secret_over_4_kb_goes_to_the_advanced_tier_and_the_summary_says_it_is_billed() {
+    let moto = setup();
+    let fargate = FakeFargate::start(&moto);
+    let big = "k".repeat(5_000);
+    let mut test = Test::new()
+        .scenario(
+            "name: adv\ntarget: \"{target}\"\ndefaults: { headers: { X-Cert: \"${BIG_CERT}\" } }\n\
+             load: { concurrency: 2, hold_for: 1s }\nrequests:\n  - { name: a, path: /a }\n",
+        )
+        .target(vec![Route::ok("/a").require_header("x-cert", &big)])
+        .env("BIG_CERT", &big)
+        .env("LOADGATE_FARGATE_TIMING", FAST)
+        .args(&[
+            "run",
+            "--executor",
+            "fargate",
+            "--workers",
+            "2",
+            "--image",
+            "x",
+            "--baseline",
+            "none",
+        ]);
+    for (k, v) in moto.env() {
+        test = test.env(k, &v);
+    }
+    let ran = test.run();
+    fargate.finish();
+    ran.code(0);
+    let results = ran.results();
+    // The workers read it back whole (a truncated value would fail the header check).
+    assert_eq!(results["total"]["errors"], 0, "{}", ran.stderr);
+    let warnings = results["warnings"].to_string();
+    assert!(
+        warnings.contains("BIG_CERT") && warnings.contains("Advanced-tier"),
+        "{warnings}"
+    );
+    assert!(ran.stdout.contains("Advanced-tier"), "{}", ran.stdout);
+    assert!(!ran.stdout.contains(&big[..64]), "the value leaked");
+}
