@@ -203,3 +203,32 @@ fn secrets_ssm_cannot_hold_are_refused_naming_the_variable_only() {
     ];
     assert_eq!(check_sizes(&secrets, env).expect("fits"), ["LARGE"]);
 }
+
+#[tokio::test]
+async fn each_value_goes_to_the_tier_that_holds_it() {
+    use aws_sdk_ssm::operation::put_parameter::PutParameterOutput;
+    use aws_sdk_ssm::types::ParameterTier;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    // SSM refuses a Standard parameter over 4,096 characters ("Standard tier parameters
+    // support a maximum parameter value of 4096 characters"); moto does not check it.
+    let standard = mock!(aws_sdk_ssm::Client::put_parameter)
+        .match_requests(|r| {
+            r.tier() == Some(&ParameterTier::Standard)
+                && r.value().is_some_and(|v| v.len() <= STANDARD_MAX)
+        })
+        .then_output(|| PutParameterOutput::builder().build());
+    let advanced = mock!(aws_sdk_ssm::Client::put_parameter)
+        .match_requests(|r| {
+            r.tier() == Some(&ParameterTier::Advanced)
+                && r.value().is_some_and(|v| v.len() > STANDARD_MAX)
+        })
+        .then_output(|| PutParameterOutput::builder().build());
+    let ssm = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&standard, &advanced]);
+    let mut r = refs(2);
+    let values = vec![
+        (r.remove(0), "s".repeat(STANDARD_MAX)),
+        (r.remove(0), "a".repeat(STANDARD_MAX + 1)),
+    ];
+    put(&ssm, &values).await.expect("stored");
+    assert_eq!((standard.num_calls(), advanced.num_calls()), (1, 1));
+}
