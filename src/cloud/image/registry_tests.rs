@@ -195,3 +195,38 @@ async fn a_redirect_loop_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn registry_requests_are_recorded_as_the_ecr_actions_that_authorise_them() {
+    let base = "https://1.dkr.ecr.eu-west-1.amazonaws.com/v2/lg";
+    for (method, url, action) in [
+        (
+            Method::HEAD,
+            format!("{base}/manifests/t1"),
+            "BatchGetImage",
+        ),
+        (
+            Method::HEAD,
+            format!("{base}/blobs/sha256:a"),
+            "BatchCheckLayerAvailability",
+        ),
+        (
+            Method::POST,
+            format!("{base}/blobs/uploads/"),
+            "InitiateLayerUpload",
+        ),
+        (
+            Method::PATCH,
+            format!("{base}/blobs/uploads/u1"),
+            "UploadLayerPart",
+        ),
+        (
+            Method::PUT,
+            format!("{base}/blobs/uploads/u1"),
+            "CompleteLayerUpload",
+        ),
+        (Method::PUT, format!("{base}/manifests/t1"), "PutImage"),
+    ] {
+        assert_eq!(ecr_action(&method, &url), action, "{method} {url}");
+    }
+}
