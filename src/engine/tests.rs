@@ -56,6 +56,7 @@ pub(super) fn plan(requests: &[(&str, String)], load: LoadPlan) -> Plan {
                 headers: vec![],
                 body: None,
                 expect_status: vec![],
+                dynamic: None,
             }
         })
         .collect();
@@ -72,6 +73,7 @@ pub(super) fn plan(requests: &[(&str, String)], load: LoadPlan) -> Plan {
         thresholds: vec![],
         default_threshold: false,
         fargate: FargatePlan::default(),
+        users: Default::default(),
         secrets: Secrets::default(),
     }
 }

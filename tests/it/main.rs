@@ -15,6 +15,8 @@ mod history_s3;
 mod image;
 mod install;
 mod moto;
+mod realistic;
 mod registry;
 mod runs;
 mod stack;
+mod users_server;

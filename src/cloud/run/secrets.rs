@@ -17,7 +17,10 @@ const DELETE_MAX: usize = 10;
 
 /// The SSM path of one run's secrets (ends with `/`).
 pub fn run_path(stack_name: &str, run_id: &str) -> String {
-    format!("{}/{run_id}/", crate::cloud::runs_parameter_path(stack_name))
+    format!(
+        "{}/{run_id}/",
+        crate::cloud::runs_parameter_path(stack_name)
+    )
 }
 
 /// Replaces every secret value in `doc` by a placeholder; returns the references and the values
