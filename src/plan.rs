@@ -13,7 +13,7 @@ mod users;
 pub use table::{CsvError, Table, MAX_FEED_BYTES};
 pub use users::{
     CapturePlan, CaptureSource, CheckPlan, DynamicPlan, Exhausted, Expr, FeedMode, FeedPer,
-    FeedPlan, FlowPlan, Segment, Template, UserPlan, DEFAULT_REDIRECTS,
+    FeedPlan, FlowPlan, Segment, Template, UserPlan, UserShare, DEFAULT_REDIRECTS,
 };
 
 /// A whole run, as the engine and the executors see it.

@@ -100,7 +100,8 @@ impl Worker {
                     "use the controller's loadgate version as the worker image".to_string(),
                 ));
             }
-            let plan = resolve_plan(aws, &doc).await?;
+            let mut plan = resolve_plan(aws, &doc).await?;
+            crate::executor::assets::load(&self.store, &mut plan).await?;
             let ready = Ready {
                 version: VERSION,
                 worker_id: self.id.clone(),
@@ -132,10 +133,13 @@ impl Worker {
             stop.clone(),
             live_rx,
         ));
-        let plan = Plan {
+        let mut plan = Plan {
             load: share,
             ..plan
         };
+        if let Some(users) = start.users.get(&self.id) {
+            plan.users.apply(users);
+        }
         let mut observer = LiveObserver {
             stop: stop.clone(),
             live: live_tx,

@@ -193,7 +193,8 @@ pub(crate) struct User {
 impl User {
     pub fn new(plan: Arc<Plan>) -> User {
         let u = &plan.users;
-        let number = u.user_base + u.started.fetch_add(1, Ordering::Relaxed) + 1;
+        let k = u.started.fetch_add(1, Ordering::Relaxed);
+        let number = u.user_base + k * u.user_stride.max(1) + 1;
         let rng = match u.seed {
             Some(seed) => {
                 fastrand::Rng::with_seed(seed ^ number.wrapping_mul(0x9E37_79B9_7F4A_7C15))

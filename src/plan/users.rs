@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::Table;
+use super::{LoadPlan, Table};
 
 /// Per-user behaviour of a run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -45,6 +45,9 @@ pub struct UserPlan {
     /// User numbers of this part start after this (a Fargate worker's offset); the first is 1.
     #[serde(default)]
     pub user_base: u64,
+    /// Step between this part's user numbers (open model on Fargate: workers interleave).
+    #[serde(default = "one")]
+    pub user_stride: u64,
     /// Users started so far in this process: numbers users across engine threads.
     #[serde(skip)]
     pub started: Arc<AtomicU64>,
@@ -52,6 +55,10 @@ pub struct UserPlan {
 
 fn yes() -> bool {
     true
+}
+
+fn one() -> u64 {
+    1
 }
 
 pub const DEFAULT_REDIRECTS: u32 = 10;
@@ -73,7 +80,90 @@ impl Default for UserPlan {
             follow_redirects: DEFAULT_REDIRECTS,
             forced: false,
             user_base: 0,
+            user_stride: 1,
             started: Arc::default(),
+        }
+    }
+}
+
+/// What one part (a Fargate worker) of a split run gets: where its user numbers start and the
+/// rows of each `unique` feed it may use (`StartDoc` carries it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserShare {
+    pub user_base: u64,
+    pub user_stride: u64,
+    /// Feed name -> rows `[start, end)`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub rows: std::collections::BTreeMap<String, (u64, u64)>,
+}
+
+impl UserPlan {
+    /// Splits users and `unique` rows among parts with these load shares: rows in proportion to
+    /// each part's users (closed) or rate (open), so together the parts use each row at most
+    /// once; user numbers in consecutive blocks (closed) or interleaved (open).
+    pub fn split(&self, shares: &[LoadPlan]) -> Vec<UserShare> {
+        let weight = |l: &LoadPlan| match *l {
+            LoadPlan::Closed { concurrency, .. } => f64::from(concurrency),
+            LoadPlan::Open { rate, .. } => rate.max(0.0),
+        };
+        let total: f64 = shares.iter().map(weight).sum();
+        let parts = shares.len() as u64;
+        let mut before = 0.0;
+        let mut users_before = 0u64;
+        shares
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let w = weight(l);
+                let cut = |rows: u64, x: f64| {
+                    if total <= 0.0 {
+                        0
+                    } else {
+                        ((rows as f64) * x / total).floor() as u64
+                    }
+                };
+                let rows = self
+                    .feeds
+                    .iter()
+                    .filter(|f| f.mode == FeedMode::Unique)
+                    .map(|f| {
+                        let end = if i + 1 == shares.len() {
+                            f.rows
+                        } else {
+                            cut(f.rows, before + w)
+                        };
+                        (f.name.clone(), (cut(f.rows, before), end))
+                    })
+                    .collect();
+                before += w;
+                match *l {
+                    LoadPlan::Closed { concurrency, .. } => {
+                        let s = UserShare {
+                            user_base: self.user_base + users_before,
+                            user_stride: 1,
+                            rows,
+                        };
+                        users_before += u64::from(concurrency);
+                        s
+                    }
+                    LoadPlan::Open { .. } => UserShare {
+                        user_base: self.user_base + i as u64,
+                        user_stride: parts.max(1),
+                        rows,
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// Takes a part's share (see [`UserPlan::split`]).
+    pub fn apply(&mut self, share: &UserShare) {
+        self.user_base = share.user_base;
+        self.user_stride = share.user_stride.max(1);
+        for f in &mut self.feeds {
+            if let Some(range) = share.rows.get(&f.name) {
+                f.range = Some(*range);
+            }
         }
     }
 }
@@ -138,6 +228,9 @@ pub struct FeedPlan {
     /// Rows `[start, end)` this part may use (a `unique` feed split among workers); None: all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub range: Option<(u64, u64)>,
+    /// Fargate: the key of the run's asset holding the file (gzip), under `runs/<run_id>/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset: Option<String>,
     /// The rows, once loaded.
     #[serde(skip)]
     pub table: Option<Arc<Table>>,
@@ -263,4 +356,65 @@ pub enum CheckPlan {
         name: String,
         pattern: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn feed(rows: u64) -> FeedPlan {
+        FeedPlan {
+            name: "f".to_string(),
+            file: "f.csv".to_string(),
+            path: "f.csv".to_string(),
+            mode: FeedMode::Unique,
+            on_exhausted: Exhausted::Stop,
+            per: FeedPer::Iteration,
+            columns: vec!["a".to_string()],
+            secret_columns: vec![],
+            rows,
+            range: None,
+            asset: None,
+            table: None,
+        }
+    }
+
+    #[test]
+    fn unique_rows_split_by_share_cover_every_row_once() {
+        let plan = UserPlan {
+            feeds: vec![feed(1001)],
+            ..UserPlan::default()
+        };
+        let load = LoadPlan::Closed {
+            concurrency: 10,
+            ramp_up: Duration::ZERO,
+            hold_for: Duration::from_secs(1),
+            think_time: Duration::ZERO,
+        };
+        let shares: Vec<LoadPlan> = (0..3).map(|i| load.share(i, 3)).collect();
+        let split = plan.split(&shares);
+        let ranges: Vec<(u64, u64)> = split.iter().map(|s| s.rows["f"]).collect();
+        assert_eq!(ranges[0].0, 0);
+        assert_eq!(ranges[2].1, 1001);
+        assert!(ranges.windows(2).all(|w| w[0].1 == w[1].0));
+        // 4, 3 and 3 users: the first worker gets the largest share of rows.
+        assert_eq!(ranges[0], (0, 400));
+        assert_eq!(
+            split.iter().map(|s| s.user_base).collect::<Vec<_>>(),
+            [0, 4, 7]
+        );
+        let open = LoadPlan::Open {
+            rate: 90.0,
+            ramp_up: Duration::ZERO,
+            hold_for: Duration::from_secs(1),
+            max_in_flight: 9,
+        };
+        let shares: Vec<LoadPlan> = (0..3).map(|i| open.share(i, 3)).collect();
+        let split = plan.split(&shares);
+        assert_eq!(split[1].user_stride, 3);
+        assert_eq!(split[1].user_base, 1);
+        assert_eq!(split[2].rows["f"], (667, 1001));
+    }
 }

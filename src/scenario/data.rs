@@ -129,6 +129,7 @@ impl Resolver<'_> {
                 secret_columns,
                 rows,
                 range: None,
+                asset: None,
                 table: Some(Arc::new(table)),
             });
         }
