@@ -249,6 +249,12 @@ mod tests {
         assert_eq!(&decoded(&r).unwrap()[..], b"zz");
         let r = reply(&[("content-encoding", "gzip")], b"not gzip".to_vec());
         assert!(decoded(&r).is_err());
+        // `{"id": 7}` as Python's brotli 1.2 compresses it.
+        let br = vec![11, 4, 128, 123, 34, 105, 100, 34, 58, 32, 55, 125, 3];
+        let r = reply(&[("content-encoding", "br")], br);
+        assert_eq!(&decoded(&r).unwrap()[..], b"{\"id\": 7}");
+        let r = reply(&[("content-encoding", "zstd")], b"x".to_vec());
+        assert!(decoded(&r).unwrap_err().contains("not supported"));
     }
 
     #[test]

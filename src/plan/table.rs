@@ -54,9 +54,10 @@ impl Table {
         self.text.capacity() + self.ends.capacity() * 4
     }
 
-    /// Parses a whole file. An empty file, a missing header, a row with another number of fields
-    /// than the header, an unclosed quote or invalid UTF-8 is an error.
-    pub fn parse(bytes: &[u8]) -> Result<Table, CsvError> {
+    /// Parses a whole file, decoding the fields in place in its own buffer (unquoting only ever
+    /// shortens them), so the file is held once. An empty file, a missing header, a row with
+    /// another number of fields than the header, an unclosed quote or invalid UTF-8 is an error.
+    pub fn parse(bytes: Vec<u8>) -> Result<Table, CsvError> {
         if bytes.len() > MAX_FEED_BYTES {
             return Err(CsvError {
                 line: 1,
@@ -64,35 +65,37 @@ impl Table {
                 message: format!("the file is larger than {} MiB", MAX_FEED_BYTES / (1 << 20)),
             });
         }
-        let text = match std::str::from_utf8(bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                let (line, column) = position(bytes, e.valid_up_to());
-                return Err(CsvError {
-                    line,
-                    column,
-                    message: "the file is not valid UTF-8".to_string(),
-                });
-            }
+        if let Err(e) = std::str::from_utf8(&bytes) {
+            let (line, column) = position(&bytes, e.valid_up_to());
+            return Err(CsvError {
+                line,
+                column,
+                message: "the file is not valid UTF-8".to_string(),
+            });
+        }
+        let bom = if bytes.starts_with("\u{feff}".as_bytes()) {
+            3
+        } else {
+            0
         };
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let lines = bytes.iter().filter(|&&b| b == b'\n').count() + 1;
         let mut parser = Parser {
-            input: text.as_bytes(),
-            at: 0,
+            buf: bytes,
+            at: bom,
+            w: 0,
             line: 1,
-            line_start: 0,
-            out: Vec::with_capacity(text.len()),
+            line_start: bom,
         };
         let mut ends: Vec<u32> = Vec::new();
         let mut header_ends: Vec<u32> = Vec::new();
         let mut columns = 0usize;
         let mut record_line;
         loop {
-            if parser.at >= parser.input.len() {
+            if parser.at >= parser.buf.len() {
                 break;
             }
             // An empty line at the end (or anywhere) is not a record.
-            if matches!(parser.input[parser.at], b'\n' | b'\r') {
+            if matches!(parser.buf[parser.at], b'\n' | b'\r') {
                 parser.newline();
                 continue;
             }
@@ -107,6 +110,8 @@ impl Table {
             let fields = target.len() - before;
             if columns == 0 {
                 columns = fields;
+                // One slot per field of every line: no doubling, no copy when it is full.
+                ends.reserve_exact(lines.saturating_mul(columns));
             } else if fields != columns {
                 return Err(CsvError {
                     line: record_line,
@@ -123,8 +128,9 @@ impl Table {
                     .to_string(),
             });
         }
-        // Header fields come first in `out`; they move out and row offsets shift to follow.
-        let mut out = parser.out;
+        // Header fields come first in the buffer; they move out and row offsets shift to follow.
+        let mut out = parser.buf;
+        out.truncate(parser.w);
         let header_len = header_ends.last().copied().unwrap_or(0) as usize;
         let mut header = Vec::with_capacity(columns);
         let mut start = 0usize;
@@ -137,7 +143,7 @@ impl Table {
             start = end as usize;
         }
         out.drain(..header_len);
-        // Fields split only at ASCII bytes of valid UTF-8, so this cannot fail.
+        // Valid UTF-8 with only ASCII bytes (quotes, separators) taken out: this cannot fail.
         let body = String::from_utf8(out).map_err(|_| CsvError {
             line: 1,
             column: 1,
@@ -167,15 +173,16 @@ fn position(bytes: &[u8], offset: usize) -> (usize, usize) {
     (line, offset - start + 1)
 }
 
-struct Parser<'a> {
-    input: &'a [u8],
+/// Reads at `at` and writes decoded field bytes at `w` (never past `at`) in the same buffer.
+struct Parser {
+    buf: Vec<u8>,
     at: usize,
+    w: usize,
     line: usize,
     line_start: usize,
-    out: Vec<u8>,
 }
 
-impl Parser<'_> {
+impl Parser {
     fn error(&self, message: &str) -> CsvError {
         CsvError {
             line: self.line,
@@ -186,29 +193,30 @@ impl Parser<'_> {
 
     /// Consumes one CR, LF or CRLF.
     fn newline(&mut self) {
-        if self.input[self.at] == b'\r' {
+        if self.buf[self.at] == b'\r' {
             self.at += 1;
         }
-        if self.at < self.input.len() && self.input[self.at] == b'\n' {
+        if self.at < self.buf.len() && self.buf[self.at] == b'\n' {
             self.at += 1;
         }
         self.line += 1;
         self.line_start = self.at;
     }
 
-    fn end(&self, ends: &mut Vec<u32>) {
-        ends.push(self.out.len() as u32);
+    fn push(&mut self, b: u8) {
+        self.buf[self.w] = b;
+        self.w += 1;
     }
 
     /// One record up to and including its line end.
     fn record(&mut self, ends: &mut Vec<u32>) -> Result<(), CsvError> {
         loop {
             self.field()?;
-            self.end(ends);
-            if self.at >= self.input.len() {
+            ends.push(self.w as u32);
+            if self.at >= self.buf.len() {
                 return Ok(());
             }
-            match self.input[self.at] {
+            match self.buf[self.at] {
                 b',' => self.at += 1,
                 b'\r' | b'\n' => {
                     self.newline();
@@ -224,11 +232,11 @@ impl Parser<'_> {
     }
 
     fn field(&mut self) -> Result<(), CsvError> {
-        if self.at < self.input.len() && self.input[self.at] == b'"' {
+        if self.at < self.buf.len() && self.buf[self.at] == b'"' {
             let (open_line, open_col) = (self.line, self.at - self.line_start + 1);
             self.at += 1;
             loop {
-                let Some(&b) = self.input.get(self.at) else {
+                let Some(&b) = self.buf.get(self.at) else {
                     return Err(CsvError {
                         line: open_line,
                         column: open_col,
@@ -237,23 +245,23 @@ impl Parser<'_> {
                 };
                 self.at += 1;
                 match b {
-                    b'"' if self.input.get(self.at) == Some(&b'"') => {
-                        self.out.push(b'"');
+                    b'"' if self.buf.get(self.at) == Some(&b'"') => {
+                        self.push(b'"');
                         self.at += 1;
                     }
                     b'"' => return Ok(()),
                     b'\n' => {
-                        self.out.push(b);
+                        self.push(b);
                         self.line += 1;
                         self.line_start = self.at;
                     }
-                    _ => self.out.push(b),
+                    _ => self.push(b),
                 }
             }
         }
         let start = self.at;
-        while self.at < self.input.len() {
-            match self.input[self.at] {
+        while self.at < self.buf.len() {
+            match self.buf[self.at] {
                 b',' | b'\r' | b'\n' => break,
                 b'"' => {
                     return Err(self.error(
@@ -263,7 +271,8 @@ impl Parser<'_> {
                 _ => self.at += 1,
             }
         }
-        self.out.extend_from_slice(&self.input[start..self.at]);
+        self.buf.copy_within(start..self.at, self.w);
+        self.w += self.at - start;
         Ok(())
     }
 }
@@ -275,7 +284,7 @@ mod tests {
     #[test]
     fn parses_quotes_crlf_and_bom() {
         let t = Table::parse(
-            b"\xef\xbb\xbfemail,password\r\na@x,\"p,1\"\r\n\"b\"\"q\",\"multi\nline\"\n\n",
+            b"\xef\xbb\xbfemail,password\r\na@x,\"p,1\"\r\n\"b\"\"q\",\"multi\nline\"\n\n".to_vec(),
         )
         .unwrap();
         assert_eq!(t.header(), ["email", "password"]);
@@ -288,22 +297,32 @@ mod tests {
 
     #[test]
     fn malformed_files_say_where() {
-        let e = Table::parse(b"a,b\n1,2\n3\n").unwrap_err();
+        let e = Table::parse(b"a,b\n1,2\n3\n".to_vec()).unwrap_err();
         assert_eq!((e.line, e.column), (3, 1));
         assert!(e.message.contains("1 field(s)"), "{e}");
-        let e = Table::parse(b"a\n\"open\n").unwrap_err();
+        let e = Table::parse(b"a\n\"open\n".to_vec()).unwrap_err();
         assert_eq!((e.line, e.column), (2, 1));
-        let e = Table::parse(b"a\nx\"y\n").unwrap_err();
+        let e = Table::parse(b"a\nx\"y\n".to_vec()).unwrap_err();
         assert_eq!((e.line, e.column), (2, 2));
-        let e = Table::parse(b"a\n\xff\n").unwrap_err();
+        let e = Table::parse(b"a\n\xff\n".to_vec()).unwrap_err();
         assert_eq!(e.line, 2);
-        assert!(Table::parse(b"").is_err());
-        assert!(Table::parse(b"\n\n").is_err());
+        assert!(Table::parse(b"".to_vec()).is_err());
+        assert!(Table::parse(b"\n\n".to_vec()).is_err());
+    }
+
+    #[test]
+    fn fields_after_unquoting_stay_in_place() {
+        let t =
+            Table::parse(b"a,b,c\n\"x\"\"y\",plain,\"\"\n\"\",\"q,\"\"\",z\n".to_vec()).unwrap();
+        let rows: Vec<Vec<&str>> = (0..t.rows())
+            .map(|r| (0..3).map(|c| t.field(r, c)).collect())
+            .collect();
+        assert_eq!(rows, [["x\"y", "plain", ""], ["", "q,\"", "z"]]);
     }
 
     #[test]
     fn a_header_only_file_has_no_rows() {
-        let t = Table::parse(b"a,b\n").unwrap();
+        let t = Table::parse(b"a,b\n".to_vec()).unwrap();
         assert_eq!(t.rows(), 0);
     }
 }

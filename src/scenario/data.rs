@@ -65,7 +65,7 @@ impl Resolver<'_> {
                     self.base_dir_text()
                 ))
             })?;
-            let table = Table::parse(&bytes).map_err(|e| {
+            let table = Table::parse(bytes).map_err(|e| {
                 self.error(
                     &feed.file.referenced,
                     format!("data feed `{name}`: `{file}` is not valid CSV: {e}"),

@@ -193,6 +193,12 @@ impl<'a> Resolver<'a> {
     }
 
     fn target(&mut self, node: &Spanned<String>) -> Result<Url> {
+        if super::template::is_template(&node.value) {
+            return Err(self
+                .error(&node.referenced, "`target` cannot be templated")
+                .label("a fixed base URL")
+                .with_help("connections are kept per origin (scheme, host, port); template each request's `path` instead"));
+        }
         let text = self.subst(node, "`target`")?;
         let url = self.http_url(&text, node, "target")?;
         if url.query().is_some() || url.fragment().is_some() {

@@ -342,3 +342,39 @@ mod tests {
         assert!(e.help.contains("`tenant`"), "{}", e.help);
     }
 }
+
+#[cfg(test)]
+mod secret_tests {
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    use crate::cloud::run::secrets;
+    use crate::plan::{Plan, Segment};
+
+    /// A `${VAR}` secret inside a templated header: its value (which here looks like template
+    /// syntax) is literal text of the compiled template, and survives the Fargate path's
+    /// placeholders both ways without ever being parsed.
+    #[test]
+    fn a_secret_in_a_template_is_data_and_survives_the_placeholders() {
+        let env = HashMap::from([("TOKEN".to_string(), "{{ user }}-s3cret".to_string())]);
+        let yaml = "name: x\ntarget: http://h\nload: { concurrency: 1, hold_for: 1s }\n\
+                    requests: [{ path: /a, headers: { Authorization: \"Bearer ${TOKEN} {{ user }}\" } }]\n";
+        let plan = super::super::parse_str(yaml, "s.yaml", Path::new(""), &env)
+            .unwrap()
+            .plan;
+        let header = &plan.requests[0].dynamic.as_ref().unwrap().headers[0].1;
+        assert_eq!(
+            header.0[0],
+            Segment::Text("Bearer {{ user }}-s3cret ".to_string())
+        );
+        let mut doc = serde_json::to_value(&plan).unwrap();
+        let refs = secrets::externalise(&mut doc, &plan.secrets, "/p/");
+        assert!(!doc.to_string().contains("s3cret"));
+        secrets::internalise(&mut doc, &refs);
+        let back: Plan = serde_json::from_value(doc).unwrap();
+        assert_eq!(
+            &back.requests[0].dynamic.as_ref().unwrap().headers[0].1,
+            header
+        );
+    }
+}

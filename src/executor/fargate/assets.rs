@@ -81,7 +81,7 @@ pub(crate) async fn load(store: &Store, plan: &mut Plan) -> Result<()> {
             .take(MAX_FEED_BYTES as u64 + 1)
             .read_to_end(&mut csv)
             .map_err(|e| Error::infra(format!("asset {key} is not gzip: {e}"), None))?;
-        let table = Table::parse(&csv).map_err(|e| {
+        let table = Table::parse(csv).map_err(|e| {
             Error::infra(
                 format!("asset {key} (data feed `{}`): {e}", feed.name),
                 None,
