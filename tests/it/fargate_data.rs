@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
-use crate::fake_fargate::{self, FakeFargate, BUCKET, FAST};
+use crate::fake_fargate::{self, FakeFargate, FAST};
 use crate::harness::Test;
 use crate::moto::Moto;
 use crate::users_server::{start, Req, Resp};
@@ -88,11 +88,12 @@ requests:
     );
 
     // The file went through the bucket once, compressed; plan.json holds no row.
+    let bucket = fake_fargate::outputs(&moto).bucket;
     let objects = fake_fargate::runtime().block_on(async {
         let s3 = moto.aws().await.s3();
         let list = s3
             .list_objects_v2()
-            .bucket(BUCKET)
+            .bucket(&bucket)
             .send()
             .await
             .expect("list");
@@ -101,7 +102,7 @@ requests:
             let key = o.key().unwrap_or_default().to_string();
             let got = s3
                 .get_object()
-                .bucket(BUCKET)
+                .bucket(&bucket)
                 .key(&key)
                 .send()
                 .await
