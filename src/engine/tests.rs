@@ -13,6 +13,7 @@ use crate::target::{Latency, Route, Target};
 use super::{run_thread, EngineError, Stop, ThreadReport};
 
 mod close_server;
+mod per_user;
 mod tls_server;
 
 const MS: Duration = Duration::from_millis(1);
