@@ -556,3 +556,45 @@ requests: [{{ name: row, path: "/row/{{{{ accounts.id }}}}", headers: {{ X-Token
         r["total"]
     );
 }
+
+#[test]
+fn a_redirect_to_another_origin_drops_the_scenarios_headers_and_each_hop_counts() {
+    let seen: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+    let s = seen.clone();
+    let other = start(Arc::new(move |req: Req| {
+        s.lock().unwrap().push((
+            req.target.clone(),
+            req.header("authorization").map(str::to_string),
+        ));
+        Resp::new(200, "landed")
+    }));
+    let first = start(Arc::new(move |req: Req| {
+        assert_eq!(req.header("authorization"), Some("Bearer t"));
+        Resp::new(307, "").header("location", &format!("{other}/landing?x=1"))
+    }));
+    let ran = Test::new()
+        .scenario(&format!(
+            r#"name: hops
+target: {first}
+defaults: {{ follow_redirects: 3, headers: {{ Authorization: Bearer t }} }}
+load: {{ concurrency: 1, hold_for: 200ms }}
+requests: [{{ name: go, path: /start, expect: {{ status: 200, body_contains: landed }} }}]
+"#
+        ))
+        .args(&["run"])
+        .run();
+    ran.code(0);
+    let r = ran.results();
+    let seen = seen.lock().unwrap();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter()
+            .all(|(t, auth)| t == "/landing?x=1" && auth.is_none()),
+        "{seen:?}"
+    );
+    // Both hops of every request, under the one label.
+    let go = &r["labels"]["go"];
+    assert_eq!(go["status"]["307"].as_u64(), Some(seen.len() as u64));
+    assert_eq!(go["status"]["200"].as_u64(), Some(seen.len() as u64));
+    assert_eq!(go["errors"], 0);
+}
