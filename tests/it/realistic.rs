@@ -559,7 +559,9 @@ requests: [{{ name: row, path: "/row/{{{{ accounts.id }}}}", headers: {{ X-Token
 
 #[test]
 fn a_redirect_to_another_origin_drops_the_scenarios_headers_and_each_hop_counts() {
-    let seen: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+    /// Target and Authorization header of each request the other origin saw.
+    type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+    let seen: Seen = Arc::default();
     let s = seen.clone();
     let other = start(Arc::new(move |req: Req| {
         s.lock().unwrap().push((
