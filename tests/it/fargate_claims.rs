@@ -721,6 +721,7 @@ fn a_worker_stops_by_itself_at_the_plans_deadline() {
             version: VERSION,
             start_at_ms: store.clock().now_ms() + 500,
             shares: BTreeMap::from([(id.clone(), plan.load)]),
+            users: BTreeMap::new(),
         };
         store
             .put_json(&loc.start(), &start)
