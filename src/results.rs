@@ -125,6 +125,10 @@ pub struct Summary {
     pub error_rate: f64,
     pub rps: f64,
     pub dropped: u64,
+    /// Open-model arrivals never sent because the deadline came while the generator was behind
+    /// its schedule (additive; absent when zero).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: u64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub response_time_ms: Percentiles,
@@ -206,6 +210,11 @@ pub struct TimelinePoint {
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
+    /// No response completed in this second (a stall, or only transport errors): the
+    /// percentiles above are 0 because there is nothing to measure, not because it was fast.
+    /// Additive: written only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub empty: bool,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -256,6 +265,7 @@ impl Summary {
             error_rate: set.error_rate(),
             rps: stats::aggregate_rate(set.requests, duration),
             dropped: set.dropped,
+            skipped: set.skipped,
             bytes_sent: set.bytes_sent,
             bytes_received: set.bytes_received,
             response_time_ms: Percentiles::of(&set.response_time),
@@ -297,6 +307,7 @@ impl TimelinePoint {
             p50_ms: stats::percentile_ms(&b.response_time, 50.0),
             p95_ms: stats::percentile_ms(&b.response_time, 95.0),
             p99_ms: stats::percentile_ms(&b.response_time, 99.0),
+            empty: b.response_time.is_empty(),
         }
     }
 }
@@ -370,7 +381,8 @@ impl Results {
     /// or to merge partial results of workers.
     pub fn to_aggregate(&self) -> Result<Aggregate, CodecError> {
         let mut agg = Aggregate::new(&[]);
-        agg.duration = Duration::from_secs_f64(self.duration_s.max(0.0));
+        // `from_secs_f64` panics on a value too large for a Duration (a hostile file's 1e300).
+        agg.duration = Duration::try_from_secs_f64(self.duration_s.max(0.0)).unwrap_or_default();
         agg.total = metric_set(&self.total, &self.histograms.total)?;
         for (name, summary) in &self.labels {
             let hist = self
@@ -405,6 +417,10 @@ impl Results {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 fn missing(what: &str) -> CodecError {
     stats::CodecError::missing(what)
 }
@@ -417,6 +433,7 @@ fn metric_set(s: &Summary, h: &HistogramSet) -> Result<MetricSet, CodecError> {
     m.requests = s.requests;
     m.errors = s.errors;
     m.dropped = s.dropped;
+    m.skipped = s.skipped;
     m.bytes_sent = s.bytes_sent;
     m.bytes_received = s.bytes_received;
     for (code, n) in &s.status {

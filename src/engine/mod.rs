@@ -18,6 +18,8 @@ mod tls;
 #[cfg(test)]
 mod bench;
 #[cfg(test)]
+mod hardening_tests;
+#[cfg(test)]
 mod http1_tests;
 #[cfg(test)]
 mod tests;
@@ -35,6 +37,36 @@ use crate::plan::{LoadPlan, Plan};
 use crate::stats::{Interval, Recorder};
 
 pub use stop::Stop;
+
+/// Entry points for the fuzz targets (`fuzz/`): the HTTP/1.1 response parser as the client runs
+/// it. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses `bytes` as one response (head, then the body's framing to its end), as a
+    /// plain-http connection reads it. Returns the status when a whole head was there. Never
+    /// panics, whatever the bytes.
+    pub fn http1_response(bytes: &[u8], head_request: bool) -> Option<u16> {
+        let head = super::http1::parse_head(bytes, head_request).ok()??;
+        let mut body = super::http1::Body::new(head.framing);
+        let mut rest = bytes.get(head.len..)?;
+        let mut seen = 0usize;
+        while !rest.is_empty() && !body.is_done() {
+            // Odd pieces, as reads bring them.
+            let piece = rest.len().min(7 + seen % 13);
+            let used = body
+                .decode(&rest[..piece], &mut |data| seen += data.len())
+                .ok()?;
+            if used == 0 {
+                break;
+            }
+            rest = &rest[used.min(rest.len())..];
+        }
+        if !body.is_done() {
+            let _ = body.finish();
+        }
+        Some(head.status)
+    }
+}
 
 use client::{Origin, Prepared};
 
@@ -103,6 +135,10 @@ pub fn run_thread(
         max_lag_us: Cell::new(0),
     });
     let cpu_before = thread_cpu_time();
+    // Every request started before the deadline ends within its timeout; past that (and a little
+    // slack for the last responses to be recorded) nothing the thread still holds is waited for,
+    // however far behind an overloaded generator is.
+    let hard_end = after(ctx.deadline, ctx.timeout.saturating_add(HARD_END_SLACK));
     let local = LocalSet::new();
     let stopped = local.block_on(&runtime, async {
         tokio::task::spawn_local(ticker(ctx.clone()));
@@ -110,6 +146,7 @@ pub fn run_thread(
             biased;
             _ = stop.wait() => true,
             _ = run_load(ctx.clone(), load) => false,
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(hard_end)) => false,
         };
         ctx.flush();
         stopped
@@ -125,6 +162,9 @@ pub fn run_thread(
     };
     Ok(report)
 }
+
+/// How long past the deadline plus the timeout a thread waits for its last requests.
+const HARD_END_SLACK: Duration = Duration::from_millis(250);
 
 fn has_load(load: &LoadPlan) -> bool {
     match *load {

@@ -27,9 +27,18 @@ struct Details {
 
 #[derive(Debug, Clone)]
 struct Snippet {
+    /// The source line, or a window of it around the node when the line is long.
     text: String,
+    /// 1-based column (characters) of the node within `text`.
+    column: usize,
     width: usize,
 }
+
+/// Characters of a source line shown around the node: a 50 MB one-line file must not come back
+/// whole on stderr.
+const SNIPPET_CHARS: usize = 120;
+/// Characters of a message, label or help shown: they may quote the source.
+const MESSAGE_CHARS: usize = 400;
 
 impl ScenarioError {
     /// An error that has no position in the file (the file cannot be read, say).
@@ -128,7 +137,7 @@ impl fmt::Display for ScenarioError {
             let lead: String = snippet
                 .text
                 .chars()
-                .take(self.inner.column.saturating_sub(1))
+                .take(snippet.column.saturating_sub(1))
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
             let carets = "^".repeat(snippet.width.max(1));
@@ -150,7 +159,10 @@ impl fmt::Display for ScenarioError {
 /// Replaces control characters (terminal escapes, stray `\r`) one for one, so quoted source
 /// cannot drive the terminal and carets stay aligned.
 fn printable(text: &str) -> String {
-    text.chars()
+    let long = text.chars().nth(MESSAGE_CHARS).is_some();
+    let mut out: String = text
+        .chars()
+        .take(MESSAGE_CHARS)
         .map(|c| {
             if c.is_control() && c != '\t' {
                 '\u{fffd}'
@@ -158,7 +170,11 @@ fn printable(text: &str) -> String {
                 c
             }
         })
-        .collect()
+        .collect();
+    if long {
+        out.push('…');
+    }
+    out
 }
 
 impl std::error::Error for ScenarioError {}
@@ -223,11 +239,7 @@ impl Source<'_> {
         err.inner.line = pos.line;
         err.inner.column = pos.column.max(1);
         if let Some(text) = self.line_text(pos.line) {
-            let remaining = text.chars().count().saturating_sub(err.inner.column - 1);
-            err.inner.snippet = Some(Snippet {
-                text: text.to_string(),
-                width: pos.len.clamp(1, remaining.max(1)),
-            });
+            err.inner.snippet = Some(snippet(text, err.inner.column, pos.len));
         }
         err
     }
@@ -365,6 +377,21 @@ impl Source<'_> {
             E::Eof { .. } => self
                 .error(pos, "the scenario file ended unexpectedly")
                 .with_help("a value or a closing bracket is missing"),
+            // The library's own words name its API ("use from_str_multiple") or dump a struct.
+            E::MultipleDocuments { .. } => self
+                .error(pos, "the scenario file holds more than one YAML document")
+                .label("a second document starts here")
+                .with_help("a scenario is one document: remove the `---` line, or keep each scenario in a file of its own"),
+            E::Budget { .. }
+            | E::AliasReplayCounterOverflow { .. }
+            | E::AliasReplayLimitExceeded { .. }
+            | E::AliasExpansionLimitExceeded { .. }
+            | E::AliasReplayStackDepthExceeded { .. } => self
+                .error(
+                    pos,
+                    "the scenario file is too large or too deeply nested to read (aliases, anchors, nesting or size beyond what a scenario needs)",
+                )
+                .with_help("write the values out instead of repeating them through many `*alias` references, and keep nesting shallow"),
             other => {
                 let message = serde_saphyr::DefaultMessageFormatter.format_message(other);
                 self.error(pos, message.into_owned())
@@ -395,6 +422,38 @@ impl Source<'_> {
                     .collect()
             })
             .unwrap_or_default()
+    }
+}
+
+/// The line for a diagnostic: whole when short, else a window of [`SNIPPET_CHARS`] around the
+/// node, with `…` where it was cut.
+fn snippet(line: &str, column: usize, len: usize) -> Snippet {
+    let chars = line.chars().count();
+    if chars <= SNIPPET_CHARS {
+        let remaining = chars.saturating_sub(column - 1);
+        return Snippet {
+            text: line.to_string(),
+            column,
+            width: len.clamp(1, remaining.max(1)),
+        };
+    }
+    let start = column.saturating_sub(1 + SNIPPET_CHARS / 3);
+    let shown: String = line.chars().skip(start).take(SNIPPET_CHARS).collect();
+    let cut_end = start + SNIPPET_CHARS < chars;
+    let mut text = String::with_capacity(shown.len() + 8);
+    if start > 0 {
+        text.push('…');
+    }
+    text.push_str(&shown);
+    if cut_end {
+        text.push('…');
+    }
+    let column_in = column - start + usize::from(start > 0);
+    let remaining = shown.chars().count().saturating_sub(column - 1 - start);
+    Snippet {
+        text,
+        column: column_in,
+        width: len.clamp(1, remaining.max(1)),
     }
 }
 

@@ -1,5 +1,7 @@
 //! Requests: method, URL (target + path, or absolute url), merged headers, body, expected status.
 
+use std::collections::HashMap;
+
 use serde_saphyr::Spanned;
 use url::Url;
 
@@ -84,6 +86,11 @@ impl Resolver<'_> {
                     (self.http_url(&text, url, "url")?, url.value.trim())
                 }
             };
+        let mut url = url;
+        let auth = match &request.url {
+            Some(_) => self.take_userinfo(&mut url),
+            None => self.target_auth.clone(),
+        };
         // The default name is built from the text as written, so a `${VAR}` in the path never
         // puts its value into labels, reports or history.
         let name = match &request.name {
@@ -98,13 +105,22 @@ impl Resolver<'_> {
             Some(n) => n.value.trim().to_string(),
             None => format!("{method} {written}"),
         };
-        let headers = match &request.headers {
+        let mut headers = match &request.headers {
             Some(own) => self.headers(own, defaults.to_vec())?,
             None => defaults.to_vec(),
         };
-        let body =
-            match (&request.body, &request.body_file) {
-                (Some(_), Some(file)) => return Err(self
+        if let Some(auth) = auth {
+            // A header the scenario gives itself wins over the URL's userinfo.
+            if !headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+            {
+                headers.push(("Authorization".to_string(), auth));
+            }
+        }
+        let body = match (&request.body, &request.body_file) {
+            (Some(_), Some(file)) => {
+                return Err(self
                     .error(
                         &file.referenced,
                         "a request has both `body` and `body_file`",
@@ -112,15 +128,16 @@ impl Resolver<'_> {
                     .label("remove `body_file` or `body`")
                     .with_help(
                         "`body` is the text itself; `body_file` names a file holding it. Keep one.",
-                    )),
-                (Some(body), None) => Some(self.subst(body, "`body`")?),
-                (None, Some(file)) => {
-                    let text = self.read_file(file, "body_file")?;
-                    let what = format!("body_file `{}`", file.value.trim());
-                    Some(self.subst_text(&text, file, &what)?)
-                }
-                (None, None) => None,
-            };
+                    ))
+            }
+            (Some(body), None) => Some(self.subst(body, "`body`")?),
+            (None, Some(file)) => {
+                let text = self.read_file(file, "body_file", crate::input::MAX_BODY_FILE_BYTES)?;
+                let what = format!("body_file `{}`", file.value.trim());
+                Some(self.subst_text(&text, file, &what)?)
+            }
+            (None, None) => None,
+        };
         let expect_status = match request.expect.as_ref().and_then(|e| e.status.as_ref()) {
             Some(status) => self.statuses(status)?,
             None => Vec::new(),
@@ -188,6 +205,12 @@ impl Resolver<'_> {
         own: &Headers,
         mut base: Vec<(String, String)>,
     ) -> Result<Vec<(String, String)>> {
+        // By lower-cased name: a linear search per header made 100k headers quadratic.
+        let mut index: HashMap<String, usize> = base
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _))| (n.to_ascii_lowercase(), i))
+            .collect();
         for (name_node, value_node) in own {
             let name = name_node.value.trim();
             if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
@@ -209,9 +232,12 @@ impl Resolver<'_> {
                     )
                     .label("line breaks, control characters and non-ASCII text are not allowed"));
             }
-            match base.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
-                Some(slot) => *slot = (name.to_string(), value),
-                None => base.push((name.to_string(), value)),
+            match index.get(&name.to_ascii_lowercase()) {
+                Some(&i) => base[i] = (name.to_string(), value),
+                None => {
+                    index.insert(name.to_ascii_lowercase(), base.len());
+                    base.push((name.to_string(), value));
+                }
             }
         }
         Ok(base)

@@ -54,6 +54,8 @@ pub struct MetricSet {
     pub requests: u64,
     pub errors: u64,
     pub dropped: u64,
+    /// Open-model arrivals never sent because the deadline came first (generator behind).
+    pub skipped: u64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     /// Status code counts; a handful of codes, so a linear scan beats a map.
@@ -76,6 +78,7 @@ impl MetricSet {
             requests: 0,
             errors: 0,
             dropped: 0,
+            skipped: 0,
             bytes_sent: 0,
             bytes_received: 0,
             status: Vec::new(),
@@ -133,6 +136,17 @@ impl MetricSet {
         self.dropped += 1;
     }
 
+    /// `n` arrivals dropped at once (the generator far behind a full `max_in_flight`).
+    #[inline]
+    pub fn record_dropped_n(&mut self, n: u64) {
+        self.dropped = self.dropped.saturating_add(n);
+    }
+
+    /// `n` arrivals never sent: the deadline came before the generator released them.
+    pub fn record_skipped(&mut self, n: u64) {
+        self.skipped = self.skipped.saturating_add(n);
+    }
+
     pub fn count_status(&mut self, status: u16, n: u64) {
         match self.status.iter_mut().find(|(s, _)| *s == status) {
             Some((_, c)) => *c += n,
@@ -158,7 +172,7 @@ impl MetricSet {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.requests == 0 && self.dropped == 0 && self.connect.is_empty()
+        self.requests == 0 && self.dropped == 0 && self.skipped == 0 && self.connect.is_empty()
     }
 
     /// Adds another set: counters sum, histograms add (exact).
@@ -169,7 +183,8 @@ impl MetricSet {
         let _ = self.connect.add(&other.connect);
         self.requests += other.requests;
         self.errors += other.errors;
-        self.dropped += other.dropped;
+        self.dropped = self.dropped.saturating_add(other.dropped);
+        self.skipped = self.skipped.saturating_add(other.skipped);
         self.bytes_sent += other.bytes_sent;
         self.bytes_received += other.bytes_received;
         for &(s, n) in &other.status {

@@ -4,8 +4,8 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use loadgate::cloud::image::{ecr_credentials, ensure_pushed_binary, CpuArch};
 use loadgate::cloud::image::oci::{sha256_digest, MANIFEST_MEDIA_TYPE};
+use loadgate::cloud::image::{ecr_credentials, ensure_pushed_binary, CpuArch};
 use loadgate::cloud::outputs::StackOutputs;
 use serde_json::Value;
 

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 
-use crate::cloud::aws::{self, Aws};
 use self::oci::{inspect_elf, Image, Layer};
-use crate::cloud::outputs::StackOutputs;
 use self::registry::{Credentials, PushReport, Registry, Repository};
+use crate::cloud::aws::{self, Aws};
+use crate::cloud::outputs::StackOutputs;
 use crate::{Error, Result};
 
 pub mod oci;

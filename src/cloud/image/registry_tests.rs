@@ -2,8 +2,8 @@ use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::*;
-use crate::cloud::image::CpuArch;
 use crate::cloud::image::oci::Layer;
+use crate::cloud::image::CpuArch;
 
 fn credentials() -> Credentials {
     Credentials {

@@ -17,15 +17,19 @@ const DELETE_MAX: usize = 10;
 
 /// The SSM path of one run's secrets (ends with `/`).
 pub fn run_path(stack_name: &str, run_id: &str) -> String {
-    format!("{}/{run_id}/", crate::cloud::runs_parameter_path(stack_name))
+    format!(
+        "{}/{run_id}/",
+        crate::cloud::runs_parameter_path(stack_name)
+    )
 }
 
 /// Replaces every secret value in `doc` by a placeholder; returns the references and the values
 /// they stand for (`values[i]` belongs to `refs[i]`).
 pub fn externalise(doc: &mut Value, secrets: &Secrets, path: &str) -> Vec<(SecretRef, String)> {
-    // `Secrets` keeps the longest first, so a secret inside another is replaced whole.
+    // Every form, not only the values: a URL holds a secret percent-encoded. `Secrets` keeps the
+    // forms longest first, so a secret inside another is replaced whole.
     let refs: Vec<(SecretRef, String)> = secrets
-        .values()
+        .forms()
         .iter()
         .enumerate()
         .map(|(i, v)| {
@@ -139,16 +143,18 @@ mod tests {
         let mut secrets = Secrets::default();
         secrets.add("tok-123");
         secrets.add("tok-123-long");
+        secrets.add("a \"tok\" b");
         let original = serde_json::json!({
             "requests": [{"headers": [["authorization", "Bearer tok-123-long"]],
-                          "url": "http://x/?k=tok-123", "body": null}],
+                          "url": "http://x/?k=tok-123", "body": null},
+                         {"url": "http://x/a%20%22tok%22%20b/", "body": "{\"k\": \"a \\\"tok\\\" b\"}"}],
             "n": 3
         });
         let mut doc = original.clone();
         let refs = externalise(&mut doc, &secrets, &run_path("ci", "r1"));
         let text = doc.to_string();
-        assert!(!text.contains("tok-123"), "{text}");
-        assert_eq!(refs.len(), 2);
+        assert!(!text.contains("tok"), "{text}");
+        assert!(refs.len() >= 3);
         assert!(refs
             .iter()
             .all(|(r, _)| r.parameter.starts_with("/loadgate/ci/runs/r1/")));
