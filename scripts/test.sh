@@ -28,5 +28,8 @@ cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 scripts/tools.sh python "moto[server]"   # the AWS of the tests (tests/it/moto.rs)
 cargo test --locked "$@"
+# A smoke run of every fuzz target (about 3 minutes with its build): the parsers of hostile input
+# stay panic-free and bounded. Long runs: scripts/fuzz.sh SECONDS.
+scripts/fuzz.sh 15
 # The benchmark's own parsers and arithmetic (stdlib only; the benchmark itself is scripts/bench.sh).
 python3 -m unittest discover -s scripts/bench -p 'test_*.py'

@@ -7,6 +7,7 @@
 
 mod client;
 mod closed;
+mod dns;
 mod http1;
 mod http1_body;
 mod open;
@@ -118,6 +119,7 @@ pub fn run_thread(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let dns = dns::Dns::new(plan.timeout);
     let ctx = Rc::new(Ctx {
         recorder: RefCell::new(Recorder::new(plan.labels.len())),
         timeout: plan.timeout,
@@ -126,6 +128,7 @@ pub fn run_thread(
         requests,
         origins,
         tls,
+        dns,
         active: Cell::new(0),
         second: Cell::new(0),
         start,
@@ -206,6 +209,7 @@ pub(crate) struct Ctx {
     pub requests: Vec<Prepared>,
     pub origins: Vec<Origin>,
     pub tls: Option<TlsConnector>,
+    pub dns: dns::Dns,
     pub recorder: RefCell<Recorder>,
     /// Users running (closed) or arrivals in flight (open).
     pub active: Cell<u64>,

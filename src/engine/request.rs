@@ -161,7 +161,7 @@ async fn attempt(ctx: &Ctx, slot: &mut Option<Conn>, index: usize) -> Result<Don
                 let origin = &ctx.origins[req.origin];
                 // Boxed: the TLS handshake's state is large and rare, and inline it would size
                 // every user's future (kept for the whole run) to it.
-                let conn = Box::pin(client::connect(origin, ctx.tls.as_ref()))
+                let conn = Box::pin(client::connect(origin, ctx.tls.as_ref(), &ctx.dns))
                     .await
                     .map_err(Failure::Connect)?;
                 let took = micros(started, Instant::now());

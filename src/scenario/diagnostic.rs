@@ -377,7 +377,12 @@ impl Source<'_> {
             E::Eof { .. } => self
                 .error(pos, "the scenario file ended unexpectedly")
                 .with_help("a value or a closing bracket is missing"),
-            // The library's own words name its API ("use from_str_multiple") or dump a struct.
+            // The library's own words name its API ("use from_str_multiple", "use
+            // Option<String>") or dump a struct.
+            E::NullIntoString { .. } => self
+                .error(pos, "expected a value, found nothing (null)")
+                .label("expected text here")
+                .with_help("give a value, or remove the key"),
             E::MultipleDocuments { .. } => self
                 .error(pos, "the scenario file holds more than one YAML document")
                 .label("a second document starts here")

@@ -238,5 +238,9 @@ fn parser_limits_are_said_in_words() {
     }
     let err = parse_with(&bomb, &[]).unwrap_err().to_string();
     assert!(!err.contains("budget breached"), "{err}");
+    let null = format!("{MINIMAL_HEAD}requests:\n  - {{ path: /, headers: {{ X-A: null }} }}\n");
+    let err = parse_with(&null, &[]).unwrap_err().to_string();
+    assert!(err.contains("found nothing (null)"), "{err}");
+    assert!(!err.contains("Option<String>"), "{err}");
     assert!(!err.contains("Aliases"), "{err}");
 }

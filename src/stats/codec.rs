@@ -92,6 +92,11 @@ pub fn decode(text: &str) -> Result<Histogram, CodecError> {
             "too large to decode: {digits} significant digits from {low} to {high}"
         )));
     }
+    if !counts_in_range(&v2[V2_HEADER..V2_HEADER + payload]) {
+        return Err(CodecError(
+            "a count or run of zeros is out of range".to_string(),
+        ));
+    }
     let mut h: Histogram = Deserializer::new()
         .deserialize(&mut &v2[..V2_HEADER + payload])
         .map_err(|e| CodecError(words(&e)))?;
@@ -131,6 +136,36 @@ fn inflate(compressed: &[u8]) -> Result<Vec<u8>, CodecError> {
         )));
     }
     Ok(out)
+}
+
+/// Whether every zig-zag LEB128 number of a V2 payload decodes to something the deserializer can
+/// take: the encoding of `i64::MIN` (a run of 2^63 zeros) makes it negate with an overflow, a
+/// panic where overflow checks are on (found by the `histogram` fuzz target). The format is
+/// HdrHistogram's: up to 8 bytes of 7 bits with a continuation bit, then a 9th of 8 bits.
+fn counts_in_range(payload: &[u8]) -> bool {
+    let mut at = 0;
+    while at < payload.len() {
+        let mut value = 0u64;
+        for n in 0..9 {
+            let Some(&byte) = payload.get(at) else {
+                // Cut short: the deserializer says so.
+                return true;
+            };
+            at += 1;
+            if n == 8 {
+                value |= u64::from(byte) << 56;
+                break;
+            }
+            value |= u64::from(byte & 0x7f) << (7 * n);
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        if value == u64::MAX {
+            return false;
+        }
+    }
+    true
 }
 
 /// How many count slots `Histogram::new_with_bounds(low, high, digits)` allocates, as
@@ -226,6 +261,36 @@ mod tests {
             let err = decode(text).unwrap_err().to_string();
             assert!(!err.contains("IoError") && !err.contains("Cookie"), "{err}");
         }
+    }
+
+    /// Found by `scripts/fuzz.sh` (target `histogram`, crash-0bfbc169): a payload holding the
+    /// zig-zag encoding of `i64::MIN` made hdrhistogram's deserializer negate with an overflow (a
+    /// panic in builds with overflow checks, such as the tests'). Rebuilt here plain and
+    /// compressed, since the fuzzer's input inflates only with some DEFLATE backends.
+    #[test]
+    fn fuzz_crash_a_run_of_2_pow_63_zeros_is_an_error() {
+        use std::io::Write;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let mut v2 = V2_COOKIE.to_be_bytes().to_vec();
+        v2.extend_from_slice(&9u32.to_be_bytes());
+        v2.extend_from_slice(&0u32.to_be_bytes());
+        v2.extend_from_slice(&3u32.to_be_bytes());
+        v2.extend_from_slice(&1u64.to_be_bytes());
+        v2.extend_from_slice(&3_600_000_000u64.to_be_bytes());
+        v2.extend_from_slice(&1.0f64.to_be_bytes());
+        v2.extend_from_slice(&[0xff; 9]);
+        let err = decode(&b64(&v2)).unwrap_err().to_string();
+        assert!(err.contains("out of range"), "{err}");
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(&v2).unwrap();
+        let compressed = z.finish().unwrap();
+        let mut wrapped = V2_COMPRESSED_COOKIE.to_be_bytes().to_vec();
+        wrapped.extend_from_slice(&(compressed.len() as u32).to_be_bytes());
+        wrapped.extend_from_slice(&compressed);
+        let err = decode(&b64(&wrapped)).unwrap_err().to_string();
+        assert!(err.contains("out of range"), "{err}");
+        assert!(counts_in_range(&[0x02, 0x81, 0x01]));
+        assert!(!counts_in_range(&[0xff; 9]));
     }
 
     #[test]

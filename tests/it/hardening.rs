@@ -203,3 +203,42 @@ fn open_runs_at_impossible_rates_end_and_account_for_every_arrival() {
     assert_eq!(ran.results()["partial"], true);
     eprintln!("1,000,000/s: exited {stop:?} after SIGINT");
 }
+
+/// Item 11: an unresolvable host with `timeout: 1s` took 6 s (glibc retries after 5 s), and its
+/// requests counted as `timeout` (exit 1) rather than `connect` (unreachable: exit 3). Here the
+/// name server never answers at all: each lookup is bounded within the timeout and a `connect`
+/// error, and the run is unreachable. (This machine's own resolver answers at once, so the old
+/// code's 5 s retry cannot be shown with it.)
+#[test]
+fn a_name_server_that_never_answers_makes_connect_errors_and_exit_3() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let server = silent.local_addr().expect("addr").to_string();
+    let scenario = "name: dns\ntarget: http://loadgate-unresolvable.example\n\
+                    defaults: { timeout: 1s }\nload: { concurrency: 2, hold_for: 1s }\n\
+                    requests: [{ path: / }]\n";
+    let started = Instant::now();
+    let ran = Test::new()
+        .scenario(scenario)
+        .env("LOADGATE_DNS_SERVER", &server)
+        .args(&["run", "--threads", "1"])
+        .run();
+    eprintln!(
+        "unanswered DNS, timeout 1s, hold 1s: ended after {:?}",
+        started.elapsed()
+    );
+    ran.code(3);
+    let total = &ran.results()["total"];
+    let requests = total["requests"].as_u64().unwrap();
+    assert!(requests > 0, "{total}");
+    assert_eq!(
+        total["error_kinds"]["connect"].as_u64(),
+        Some(requests),
+        "{total}"
+    );
+    let failures = ran.results()["failures"].to_string();
+    assert!(
+        failures.contains("dns: loadgate-unresolvable.example"),
+        "{failures}"
+    );
+    drop(silent);
+}

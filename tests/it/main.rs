@@ -18,5 +18,6 @@ mod install;
 mod moto;
 mod registry;
 mod runs;
+mod schema_alignment;
 mod secrets;
 mod stack;
