@@ -17,15 +17,21 @@ fuzz_target!(|data: &[u8]| {
         ("SHORT".to_string(), "ab".to_string()),
         ("EMPTY".to_string(), String::new()),
     ]);
+    // The secret may only come from the environment: an input that writes it itself is quoted
+    // back as the scenario's own text, which is no leak.
+    let own_text = text.contains("s3cr3t");
     // No file is read: body_file and ca_file point into a directory that does not exist.
     match loadgate::scenario::parse_str(text, "fuzz.yaml", Path::new("/nonexistent/fuzz"), &env) {
         Ok(loaded) => {
             let described = loadgate::scenario::describe(&loaded.plan, 3);
-            assert!(!described.contains("s3cr3t-Token"), "a secret in validate's output");
+            assert!(
+                own_text || !described.contains("s3cr3t"),
+                "a secret in validate's output"
+            );
         }
         Err(err) => {
             let shown = err.to_string();
-            assert!(!shown.contains("s3cr3t-Token"), "a secret in an error");
+            assert!(own_text || !shown.contains("s3cr3t"), "a secret in an error");
             // The excerpt and the messages are cut: never the whole input back.
             assert!(shown.len() < 16 * 1024, "{} bytes", shown.len());
         }

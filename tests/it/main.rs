@@ -8,6 +8,7 @@ mod cost;
 mod fake_api;
 mod fake_fargate;
 mod fargate;
+mod fargate_faults;
 mod fargate_worker;
 mod gitlab;
 mod hardening;
