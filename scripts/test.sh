@@ -26,7 +26,9 @@ fi
 scripts/lint.sh
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
-scripts/tools.sh python "moto[server]"   # the AWS of the tests (tests/it/moto.rs)
+# The AWS of the tests (tests/it/moto.rs), and AWS's authorization data for the policy checks
+# (tests/it/policy_coverage.rs runs scripts/iam_check.py; cfn-lint comes with scripts/lint.sh).
+scripts/tools.sh python "moto[server]" policy_sentry==0.15.2 cfn-lint==1.58.0
 cargo test --locked "$@"
 # A smoke run of every fuzz target (about 3 minutes with its build): the parsers of hostile input
 # stay panic-free and bounded. Long runs: scripts/fuzz.sh SECONDS.

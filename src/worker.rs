@@ -84,13 +84,15 @@ impl Worker {
     /// worker had a share (aborted, deadline, heartbeat lost, SIGTERM, or started without it).
     fn prepare(&self, aws: &Aws) -> Result<Option<(Plan, PlanDoc, StartDoc)>> {
         self.rt.block_on(async {
-            let doc: PlanDoc = self
-                .store
-                .get_json(&self.loc.plan())
-                .await?
-                .ok_or_else(|| {
-                    Error::infra(format!("{} has no plan.json", self.loc.url()), None)
-                })?;
+            let object = self.store.get(&self.loc.plan()).await?.ok_or_else(|| {
+                Error::infra(format!("{} has no plan.json", self.loc.url()), None)
+            })?;
+            let doc: PlanDoc = serde_json::from_slice(&object.body).map_err(|e| {
+                Error::infra(
+                    format!("plan.json is not what loadgate wrote: {e}"),
+                    "the controller and the workers must run the same loadgate version".to_string(),
+                )
+            })?;
             if doc.version != VERSION {
                 return Err(Error::infra(
                     format!(
@@ -100,7 +102,14 @@ impl Worker {
                     "use the controller's loadgate version as the worker image".to_string(),
                 ));
             }
-            let plan = resolve_plan(aws, &doc).await?;
+            // The controller launches right after writing plan.json and waits `ready_timeout`
+            // for the workers: past that, a worker still reading its secrets is too late.
+            let barrier_ms = object
+                .modified_ms
+                .unwrap_or_else(|| self.store.clock().now_ms())
+                + doc.timing.ready_timeout.as_millis() as i64;
+            let until = Instant::now() + self.store.clock().until(barrier_ms.min(doc.deadline_ms));
+            let plan = resolve_plan(aws, &doc, until).await?;
             let ready = Ready {
                 version: VERSION,
                 worker_id: self.id.clone(),
@@ -209,8 +218,8 @@ impl Worker {
 }
 
 /// The plan of plan.json with its secrets read back from SSM.
-async fn resolve_plan(aws: &Aws, doc: &PlanDoc) -> Result<Plan> {
-    let values = secrets::get(&aws.ssm(), &doc.secrets).await?;
+async fn resolve_plan(aws: &Aws, doc: &PlanDoc, until: Instant) -> Result<Plan> {
+    let values = secrets::get(&aws.ssm(), &doc.secrets, until).await?;
     let mut json = doc.plan.clone();
     secrets::internalise(&mut json, &values);
     let mut plan: Plan = serde_json::from_value(json)

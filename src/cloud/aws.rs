@@ -14,6 +14,7 @@ use aws_smithy_http_client::tls;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use crate::cloud::record;
 use crate::{Error, Result};
 
 /// Loaded AWS configuration; cheap to clone, and clients made from it share one connection pool.
@@ -70,30 +71,64 @@ impl Aws {
     }
 
     pub fn s3(&self) -> aws_sdk_s3::Client {
-        let conf = aws_sdk_s3::config::Builder::from(&self.config)
-            .force_path_style(self.emulated())
-            .build();
-        aws_sdk_s3::Client::from_conf(conf)
+        let mut conf =
+            aws_sdk_s3::config::Builder::from(&self.config).force_path_style(self.emulated());
+        if let Some(r) = record::interceptor() {
+            conf = conf.interceptor(r);
+        }
+        aws_sdk_s3::Client::from_conf(conf.build())
+    }
+
+    /// An S3 client for a bucket in another region than the configured one (a `--history`
+    /// bucket elsewhere: S3 answers requests sent to the wrong region with a redirect).
+    pub fn s3_in(&self, region: &str) -> aws_sdk_s3::Client {
+        let mut conf = aws_sdk_s3::config::Builder::from(&self.config)
+            .region(Region::new(region.to_string()))
+            .force_path_style(self.emulated());
+        if let Some(r) = record::interceptor() {
+            conf = conf.interceptor(r);
+        }
+        aws_sdk_s3::Client::from_conf(conf.build())
     }
 
     pub fn ecs(&self) -> aws_sdk_ecs::Client {
-        aws_sdk_ecs::Client::new(&self.config)
+        let mut conf = aws_sdk_ecs::config::Builder::from(&self.config);
+        if let Some(r) = record::interceptor() {
+            conf = conf.interceptor(r);
+        }
+        aws_sdk_ecs::Client::from_conf(conf.build())
     }
 
     pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
-        aws_sdk_cloudformation::Client::new(&self.config)
+        let mut conf = aws_sdk_cloudformation::config::Builder::from(&self.config);
+        if let Some(r) = record::interceptor() {
+            conf = conf.interceptor(r);
+        }
+        aws_sdk_cloudformation::Client::from_conf(conf.build())
     }
 
     pub fn ecr(&self) -> aws_sdk_ecr::Client {
-        aws_sdk_ecr::Client::new(&self.config)
+        let mut conf = aws_sdk_ecr::config::Builder::from(&self.config);
+        if let Some(r) = record::interceptor() {
+            conf = conf.interceptor(r);
+        }
+        aws_sdk_ecr::Client::from_conf(conf.build())
     }
 
     pub fn ssm(&self) -> aws_sdk_ssm::Client {
-        aws_sdk_ssm::Client::new(&self.config)
+        let mut conf = aws_sdk_ssm::config::Builder::from(&self.config);
+        if let Some(r) = record::interceptor() {
+            conf = conf.interceptor(r);
+        }
+        aws_sdk_ssm::Client::from_conf(conf.build())
     }
 
     pub fn service_quotas(&self) -> aws_sdk_servicequotas::Client {
-        aws_sdk_servicequotas::Client::new(&self.config)
+        let mut conf = aws_sdk_servicequotas::config::Builder::from(&self.config);
+        if let Some(r) = record::interceptor() {
+            conf = conf.interceptor(r);
+        }
+        aws_sdk_servicequotas::Client::from_conf(conf.build())
     }
 }
 

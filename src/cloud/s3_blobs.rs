@@ -9,9 +9,12 @@
 //! store shuts the runtime down in the background, which is also allowed anywhere.
 
 use std::future::Future;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 
 use aws_sdk_s3::primitives::ByteStream;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::aws::{self, Aws};
 use crate::history::{Blobs, Children};
@@ -23,7 +26,9 @@ pub const HISTORY_PREFIX: &str = "history/";
 /// [`Blobs`] under `s3://<bucket>/<prefix>`.
 #[derive(Debug)]
 pub struct S3Blobs {
-    client: aws_sdk_s3::Client,
+    aws: Aws,
+    /// The client for the bucket's region: the configured one until S3 says otherwise.
+    client: Arc<Mutex<aws_sdk_s3::Client>>,
     bucket: String,
     /// Empty or ending in `/`.
     prefix: String,
@@ -34,7 +39,8 @@ impl S3Blobs {
     /// History in `bucket` under `prefix` (e.g. [`HISTORY_PREFIX`]), with `aws`'s credentials.
     pub fn new(aws: &Aws, bucket: &str, prefix: &str) -> Result<S3Blobs> {
         Ok(S3Blobs {
-            client: aws.s3(),
+            aws: aws.clone(),
+            client: Arc::new(Mutex::new(aws.s3())),
             bucket: bucket.to_string(),
             prefix: normalise(prefix),
             bridge: Bridge::new()?,
@@ -49,11 +55,20 @@ impl S3Blobs {
         let region = region.map(str::to_string);
         let aws = bridge.run(async move { Aws::load(region.as_deref()).await })?;
         Ok(S3Blobs {
-            client: aws.s3(),
+            client: Arc::new(Mutex::new(aws.s3())),
+            aws,
             bucket,
             prefix,
             bridge,
         })
+    }
+
+    /// What a call needs to move to the bucket's region if S3 redirects it.
+    fn regional(&self) -> Regional {
+        Regional {
+            aws: self.aws.clone(),
+            slot: self.client.clone(),
+        }
     }
 
     fn url(&self, key: &str) -> String {
@@ -64,29 +79,39 @@ impl S3Blobs {
 impl Blobs for S3Blobs {
     fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
         // A PUT replaces an object whole: readers see the old or the new one, never half.
-        let request = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(format!("{}{key}", self.prefix))
-            .content_type("application/json")
-            .body(ByteStream::from(bytes.to_vec()));
+        let (bucket, key_in, bytes) = (
+            self.bucket.clone(),
+            format!("{}{key}", self.prefix),
+            bytes.to_vec(),
+        );
         let doing = format!("write {}", self.url(key));
+        let regional = self.regional();
         self.bridge.run(async move {
-            request.send().await.map_err(|e| aws::error(doing, e))?;
+            regional
+                .send(&doing, move |client| {
+                    client
+                        .put_object()
+                        .bucket(&bucket)
+                        .key(&key_in)
+                        .content_type("application/json")
+                        .body(ByteStream::from(bytes.clone()))
+                        .send()
+                })
+                .await?;
             Ok(())
         })
     }
 
     fn get(&self, key: &str) -> Result<Vec<u8>> {
-        let request = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(format!("{}{key}", self.prefix));
+        let (bucket, key_in) = (self.bucket.clone(), format!("{}{key}", self.prefix));
         let doing = format!("read {}", self.url(key));
+        let regional = self.regional();
         self.bridge.run(async move {
-            let object = request.send().await.map_err(|e| aws::error(&doing, e))?;
+            let object = regional
+                .send(&doing, move |client| {
+                    client.get_object().bucket(&bucket).key(&key_in).send()
+                })
+                .await?;
             let body = object.body.collect().await.map_err(|e| {
                 Error::infra(
                     format!("cannot {doing}: the download broke off: {e}"),
@@ -98,24 +123,27 @@ impl Blobs for S3Blobs {
     }
 
     fn children(&self, dir: &str) -> Result<Children> {
-        let client = self.client.clone();
+        let regional = self.regional();
         let bucket = self.bucket.clone();
         let prefix = format!("{}{dir}", self.prefix);
         let doing = format!("list {}", self.url(dir));
         self.bridge.run(async move {
             let mut children = Children::default();
-            let mut token = None;
+            let mut token: Option<String> = None;
             // ListObjectsV2 returns at most 1,000 keys a page.
             loop {
-                let page = client
-                    .list_objects_v2()
-                    .bucket(&bucket)
-                    .prefix(&prefix)
-                    .delimiter("/")
-                    .set_continuation_token(token)
-                    .send()
-                    .await
-                    .map_err(|e| aws::error(&doing, e))?;
+                let (b, p, t) = (bucket.clone(), prefix.clone(), token.clone());
+                let page = regional
+                    .send(&doing, move |client| {
+                        client
+                            .list_objects_v2()
+                            .bucket(&b)
+                            .prefix(&p)
+                            .delimiter("/")
+                            .set_continuation_token(t.clone())
+                            .send()
+                    })
+                    .await?;
                 for object in page.contents() {
                     if let Some(name) = object.key().and_then(|k| k.strip_prefix(&prefix)) {
                         children.files.push(name.to_string());
@@ -141,6 +169,76 @@ impl Blobs for S3Blobs {
     fn describe(&self) -> String {
         format!("history s3://{}/{}", self.bucket, self.prefix)
     }
+}
+
+/// Sends S3 calls with the bucket's region's client, moving there when S3 says the bucket is
+/// elsewhere: a 301 PermanentRedirect (or, in regions opened after March 2019, a 400) with the
+/// bucket's region in its `x-amz-bucket-region` header ("Request redirection and the REST API",
+/// Amazon S3 User Guide; HeadBucket, Amazon S3 API Reference).
+struct Regional {
+    aws: Aws,
+    slot: Arc<Mutex<aws_sdk_s3::Client>>,
+}
+
+impl Regional {
+    async fn send<T, E, F, Fut>(&self, doing: &str, call: F) -> Result<T>
+    where
+        F: Fn(aws_sdk_s3::Client) -> Fut,
+        Fut: Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let client = match self.slot.lock() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let current = client.config().region().map(|r| r.to_string());
+        let err = match call(client).await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        // Moved once at most: a redirect to the region already used is an answer to report.
+        let Some(region) = bucket_region(&err).filter(|r| Some(r) != current.as_ref()) else {
+            return Err(aws::error(doing, err));
+        };
+        eprintln!("loadgate: S3 says the history bucket is in {region}: using that region");
+        let moved = self.aws.s3_in(&region);
+        if let Ok(mut slot) = self.slot.lock() {
+            *slot = moved.clone();
+        }
+        call(moved).await.map_err(|e| aws::error(doing, e))
+    }
+}
+
+/// The region S3 names in a redirect-or-wrong-region answer, if it is one.
+fn bucket_region<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Option<String> {
+    let response = err.raw_response()?;
+    let status = response.status().as_u16();
+    let code = aws::error_code(err).unwrap_or_default();
+    let wrong_region = status == 301
+        || matches!(
+            code,
+            "PermanentRedirect"
+                | "AuthorizationHeaderMalformed"
+                | "IllegalLocationConstraintException"
+        );
+    if !wrong_region {
+        return None;
+    }
+    let from_header = response
+        .headers()
+        .get("x-amz-bucket-region")
+        .map(str::to_string);
+    // "the region 'us-east-1' is wrong; expecting 'af-south-1'"
+    let from_message = || {
+        let message = aws::error_message(err)?;
+        let (_, rest) = message.split_once("expecting '")?;
+        rest.split_once('\'').map(|(r, _)| r.to_string())
+    };
+    from_header.or_else(from_message).filter(|r| {
+        !r.is_empty()
+            && r.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    })
 }
 
 /// `s3://bucket[/prefix]` -> (bucket, prefix ending in `/`). Invalid input (exit 2) when it is
@@ -277,5 +375,74 @@ mod tests {
             answer
         });
         assert_eq!(inner.expect("runs"), "inner");
+    }
+
+    /// A `--history` bucket in another region: S3 answers 301 PermanentRedirect naming the
+    /// bucket's region in `x-amz-bucket-region`. The local server plays S3 and answers by the
+    /// region the request was signed for.
+    #[test]
+    fn a_bucket_in_another_region_is_followed_there() {
+        use aws_config::{BehaviorVersion, Region};
+        use aws_credential_types::Credentials;
+        use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let server = rt.block_on(MockServer::start());
+        let signed_for = |region: &'static str| {
+            move |r: &Request| {
+                r.headers.get("authorization").is_some_and(|v| {
+                    v.to_str()
+                        .unwrap_or_default()
+                        .contains(&format!("/{region}/s3/aws4_request"))
+                })
+            }
+        };
+        rt.block_on(async {
+            Mock::given(signed_for("us-east-1"))
+                .respond_with(
+                    ResponseTemplate::new(301)
+                        .insert_header("x-amz-bucket-region", "eu-west-1")
+                        .set_body_string(
+                            "<Error><Code>PermanentRedirect</Code><Message>The bucket you are \
+                             attempting to access must be addressed using the specified \
+                             endpoint.</Message></Error>",
+                        ),
+                )
+                .mount(&server)
+                .await;
+            Mock::given(signed_for("eu-west-1"))
+                .and(wiremock::matchers::method("GET"))
+                .and(wiremock::matchers::path("/hist/history/a.json"))
+                .respond_with(ResponseTemplate::new(200).set_body_string("hello"))
+                .mount(&server)
+                .await;
+            Mock::given(signed_for("eu-west-1"))
+                .and(wiremock::matchers::method("PUT"))
+                .respond_with(ResponseTemplate::new(200))
+                .mount(&server)
+                .await;
+        });
+        let aws = rt
+            .block_on(Aws::load_from(
+                aws_config::defaults(BehaviorVersion::latest())
+                    .endpoint_url(server.uri())
+                    .region(Region::new("us-east-1"))
+                    .credentials_provider(Credentials::new("a", "b", None, None, "test")),
+            ))
+            .expect("config");
+        let blobs = S3Blobs::new(&aws, "hist", HISTORY_PREFIX).expect("blobs");
+        assert_eq!(blobs.get("a.json").expect("read"), b"hello");
+        // Later calls go to the bucket's region at once.
+        blobs.put("b.json", b"{}").expect("write");
+        let requests = rt.block_on(server.received_requests()).expect("recorded");
+        let regions: Vec<bool> = requests
+            .iter()
+            .map(|r| signed_for("eu-west-1")(r))
+            .collect();
+        assert_eq!(
+            regions,
+            [false, true, true],
+            "us-east-1 once, then eu-west-1"
+        );
     }
 }

@@ -143,6 +143,8 @@ impl Fargate {
                  ghcr.io/loadgate/loadgate:<version>, or run the static release binary",
             ));
         }
+        // A secret SSM cannot hold is invalid input, found before anything is created.
+        let advanced_secrets = secrets::check_sizes(&plan.secrets, std::env::vars())?;
         let aws = Aws::load(self.region.as_deref()).await?;
         let arch = match &self.image {
             Some(_) if tasks::host_is_arm64() => CpuArch::Arm64,
@@ -251,6 +253,15 @@ impl Fargate {
                 estimate,
                 actual: Some(actual),
             });
+            if !advanced_secrets.is_empty() {
+                d.warnings.push(format!(
+                    "the value of {} is over {} characters, so it was stored as an SSM \
+                     Advanced-tier parameter for the run: Advanced parameters are billed (per \
+                     parameter-month, prorated hourly, and per API interaction), unlike Standard ones",
+                    advanced_secrets.join(" and "),
+                    secrets::STANDARD_MAX
+                ));
+            }
         }
         out
     }

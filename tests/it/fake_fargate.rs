@@ -13,39 +13,15 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::moto::Moto;
-use loadgate::cloud::stack::template;
+use loadgate::cloud::outputs::StackOutputs;
+use loadgate::cloud::stack::StackSpec;
 
 pub const STACK: &str = "loadgate";
+/// Names for tests that make their own cluster or bucket (tests/it/fargate_worker.rs). The stack
+/// [`deploy`] makes is the real template's, whose cluster and bucket CloudFormation names: they
+/// are in [`deploy`]'s answer and in [`outputs`].
 pub const CLUSTER: &str = "lg";
 pub const BUCKET: &str = "lg-runs";
-
-/// The stack's outputs, as a stack made by the real template would give them, over resources
-/// moto can make (a VPC, a subnet, a security group, the bucket and the cluster).
-const TEMPLATE: &str = r#"{
-  "Resources": {
-    "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16",
-                                          "EnableDnsSupport": true, "EnableDnsHostnames": true}},
-    "Subnet": {"Type": "AWS::EC2::Subnet",
-               "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.0.1.0/24"}},
-    "Sg": {"Type": "AWS::EC2::SecurityGroup",
-           "Properties": {"GroupDescription": "workers", "VpcId": {"Ref": "Vpc"}}},
-    "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "lg-runs"}},
-    "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": "lg"}}
-  },
-  "Outputs": {
-    "ClusterName": {"Value": "lg"},
-    "ClusterArn": {"Value": "arn:aws:ecs:us-east-1:123456789012:cluster/lg"},
-    "SubnetIds": {"Value": {"Ref": "Subnet"}},
-    "PublicSubnets": {"Value": "true"},
-    "SecurityGroupId": {"Value": {"Fn::GetAtt": ["Sg", "GroupId"]}},
-    "BucketName": {"Value": "lg-runs"},
-    "LogGroupName": {"Value": "/loadgate/lg"},
-    "RepositoryName": {"Value": "lg"},
-    "RepositoryUri": {"Value": "123456789012.dkr.ecr.us-east-1.amazonaws.com/lg"},
-    "TaskRoleArn": {"Value": "arn:aws:iam::123456789012:role/task"},
-    "ExecutionRoleArn": {"Value": "arn:aws:iam::123456789012:role/exec"}
-  }
-}"#;
 
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -54,70 +30,108 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-fn tag(key: &str, value: &str) -> aws_sdk_cloudformation::types::Tag {
-    aws_sdk_cloudformation::types::Tag::builder()
-        .key(key)
-        .value(value)
-        .build()
+/// What [`deploy`] made (each test reads what it needs).
+#[allow(dead_code)]
+pub struct Deployed {
+    pub cluster: String,
+    pub bucket: String,
+    pub outputs: StackOutputs,
 }
 
-/// Deploys the test stack into moto.
-pub fn deploy(moto: &Moto) {
+/// Deploys templates/stack.yaml itself into moto, as `loadgate stack deploy` does (the stack's
+/// tags are the ones the deploy writes: nothing is forged afterwards).
+pub fn deploy(moto: &Moto) -> Deployed {
     runtime().block_on(async {
-        let cfn = moto.aws().await.cloudformation();
-        cfn.create_stack()
-            .stack_name(STACK)
-            .template_body(TEMPLATE)
-            // Recorded as the embedded template at this version, so `stack::ensure` takes its
-            // warm path and uses this small stack as it is (moto cannot run the real template's
-            // updates; tests/it/stack.rs covers those).
-            .tags(tag(template::TAG_TEMPLATE_SHA256, template::sha256()))
-            .tags(tag(template::TAG_VERSION, loadgate::cloud::stack::VERSION))
-            .send()
+        let aws = moto.aws().await;
+        let (outputs, _) = loadgate::cloud::stack::deploy(&aws, &StackSpec::new(STACK))
             .await
-            .expect("create the test stack");
-        let resources = cfn
-            .describe_stack_resources()
-            .stack_name(STACK)
-            .send()
-            .await
-            .expect("stack resources");
-        let vpc = resources
-            .stack_resources()
-            .iter()
-            .find(|r| r.logical_resource_id() == Some("Vpc"))
-            .and_then(|r| r.physical_resource_id())
-            .expect("the VPC")
-            .to_string();
-        // moto's CloudFormation ignores EnableDnsHostnames, and its RunTask needs it for awsvpc.
-        ec2_query(
-            moto,
-            &format!("Action=ModifyVpcAttribute&Version=2016-11-15&VpcId={vpc}&EnableDnsHostnames.Value=true"),
-        );
-    });
+            .expect("deploy templates/stack.yaml into moto");
+        enable_dns_hostnames(moto, &aws).await;
+        Deployed {
+            cluster: outputs.cluster_name.clone(),
+            bucket: outputs.bucket.clone(),
+            outputs,
+        }
+    })
 }
 
-/// One EC2 query-API call to moto (the tests have no EC2 client); moto routes it by the
-/// credential scope and does not check the signature.
+/// moto's CloudFormation ignores the VPC's EnableDnsHostnames, and its RunTask needs it for
+/// awsvpc: set it on the stack's VPC (after a deploy by the binary, say).
+pub async fn enable_dns_hostnames(moto: &Moto, aws: &loadgate::cloud::aws::Aws) {
+    let resources = aws
+        .cloudformation()
+        .describe_stack_resources()
+        .stack_name(STACK)
+        .send()
+        .await
+        .expect("stack resources");
+    let vpc = resources
+        .stack_resources()
+        .iter()
+        .find(|r| r.logical_resource_id() == Some("Vpc"))
+        .and_then(|r| r.physical_resource_id())
+        .expect("the VPC")
+        .to_string();
+    ec2_query(
+        moto,
+        &format!(
+            "Action=ModifyVpcAttribute&Version=2016-11-15&VpcId={vpc}&EnableDnsHostnames.Value=true"
+        ),
+    );
+}
+
+/// The deployed stack's outputs (after [`deploy`]).
+pub fn outputs(moto: &Moto) -> StackOutputs {
+    runtime().block_on(async {
+        loadgate::cloud::outputs::describe(&moto.aws().await, STACK)
+            .await
+            .expect("the stack's outputs")
+    })
+}
+
+/// One EC2 query-API call to moto (the tests have no EC2 client).
 fn ec2_query(moto: &Moto, body: &str) {
+    query(moto, "ec2", body);
+}
+
+/// One query-API call (EC2, IAM...) to moto while it checks no signature (before any
+/// `/moto-api/reset-auth`); moto routes it by the credential scope. The answer's body.
+pub fn query(moto: &Moto, service: &str, body: &str) -> String {
     use std::io::Read;
     let addr = moto.endpoint.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(addr).expect("connect to moto");
     write!(
         stream,
         "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, \
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, \
          SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .expect("write to moto");
     let mut answer = String::new();
     stream.read_to_string(&mut answer).expect("read from moto");
-    assert!(answer.starts_with("HTTP/1.1 200"), "EC2 {body}: {answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "{service} {body}: {answer}"
+    );
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
 }
 
 /// Protocol intervals short enough for tests (ms).
 pub const FAST: &str = r#"{"heartbeat_every":1000,"heartbeat_timeout":5000,"live_every":1000,"start_delay":1500,"ready_timeout":60000}"#;
+
+/// How [`FakeFargate::start_with`] plays Fargate.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// More environment for the workers, after moto's (so it may replace the credentials).
+    pub worker_env: Vec<(String, String)>,
+    /// The access key Fargate itself calls ECS with (moto's default when `None`): needed once
+    /// moto checks IAM.
+    pub credentials: Option<(String, String)>,
+}
 
 /// A running worker the fake Fargate started.
 pub struct Worker {
@@ -128,6 +142,8 @@ pub struct Worker {
 }
 
 pub struct FakeFargate {
+    /// The cluster it watches: the deployed stack's ([`CLUSTER`] without one).
+    pub cluster: String,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     pub workers: Arc<Mutex<BTreeMap<String, Worker>>>,
@@ -136,22 +152,51 @@ pub struct FakeFargate {
 
 impl FakeFargate {
     pub fn start(moto: &Moto) -> FakeFargate {
+        FakeFargate::start_with_env(moto, Vec::new())
+    }
+
+    /// [`FakeFargate::start`], with more environment for the workers (after moto's, so it may
+    /// replace the credentials).
+    pub fn start_with_env(moto: &Moto, extra: Vec<(String, String)>) -> FakeFargate {
+        FakeFargate::start_with(
+            moto,
+            Options {
+                worker_env: extra,
+                ..Options::default()
+            },
+        )
+    }
+
+    pub fn start_with(moto: &Moto, options: Options) -> FakeFargate {
+        let Options {
+            worker_env: extra,
+            credentials,
+        } = options;
+        let cluster = runtime().block_on(async {
+            loadgate::cloud::outputs::describe(
+                &aws_as(&moto.endpoint, credentials.clone()).await,
+                STACK,
+            )
+            .await
+            .map_or_else(|_| CLUSTER.to_string(), |o| o.cluster_name)
+        });
         let metadata = TcpListener::bind("127.0.0.1:0").expect("bind metadata");
         let meta_addr = metadata.local_addr().expect("addr");
-        let meta = std::thread::spawn(move || serve_metadata(metadata));
+        let meta_cluster = cluster.clone();
+        let meta = std::thread::spawn(move || serve_metadata(metadata, &meta_cluster));
         let stop = Arc::new(AtomicBool::new(false));
         let workers: Arc<Mutex<BTreeMap<String, Worker>>> = Arc::default();
         let env = moto.env();
         let endpoint = moto.endpoint.clone();
-        let (flag, seen) = (stop.clone(), workers.clone());
+        let (flag, seen, watched) = (stop.clone(), workers.clone(), cluster.clone());
         let thread = std::thread::spawn(move || {
             let rt = runtime();
             rt.block_on(async move {
-                let moto_aws = aws_for(&endpoint).await;
+                let moto_aws = aws_as(&endpoint, credentials).await;
                 let ecs = moto_aws.ecs();
                 while !flag.load(Ordering::SeqCst) {
                     tokio::time::sleep(Duration::from_millis(200)).await;
-                    let Ok(list) = ecs.list_tasks().cluster(CLUSTER).send().await else {
+                    let Ok(list) = ecs.list_tasks().cluster(&watched).send().await else {
                         continue;
                     };
                     let arns = list.task_arns().to_vec();
@@ -160,7 +205,7 @@ impl FakeFargate {
                     }
                     let Ok(described) = ecs
                         .describe_tasks()
-                        .cluster(CLUSTER)
+                        .cluster(&watched)
                         .set_tasks(Some(arns))
                         .send()
                         .await
@@ -196,6 +241,9 @@ impl FakeFargate {
                         for (k, v) in &env {
                             cmd.env(k, v);
                         }
+                        for (k, v) in &extra {
+                            cmd.env(k, v);
+                        }
                         for o in task
                             .overrides()
                             .map(|o| o.container_overrides())
@@ -222,6 +270,7 @@ impl FakeFargate {
             });
         });
         FakeFargate {
+            cluster,
             stop,
             thread: Some(thread),
             workers,
@@ -242,7 +291,7 @@ impl FakeFargate {
         runtime().block_on(async {
             let ecs = moto.aws().await.ecs();
             ecs.stop_task()
-                .cluster(CLUSTER)
+                .cluster(&self.cluster)
                 .task(&id)
                 .reason("Essential container in task exited")
                 .send()
@@ -310,19 +359,29 @@ impl Drop for FakeFargate {
 }
 
 pub async fn aws_for(endpoint: &str) -> loadgate::cloud::aws::Aws {
+    aws_as(endpoint, None).await
+}
+
+/// [`aws_for`] with other credentials (an access key of an IAM user made in moto).
+pub async fn aws_as(
+    endpoint: &str,
+    credentials: Option<(String, String)>,
+) -> loadgate::cloud::aws::Aws {
     use aws_config::{BehaviorVersion, Region};
     use aws_credential_types::Credentials;
+    let (id, secret) =
+        credentials.unwrap_or_else(|| ("testing".to_string(), "testing".to_string()));
     let loader = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new(crate::moto::REGION))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"));
+        .credentials_provider(Credentials::new(id, secret, None, None, "moto"));
     loadgate::cloud::aws::Aws::load_from(loader)
         .await
         .expect("aws config")
 }
 
 /// The task metadata endpoint: `GET /v4/<task_id>/task` -> `{"TaskARN": ...}`.
-fn serve_metadata(listener: TcpListener) {
+fn serve_metadata(listener: TcpListener, cluster: &str) {
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
         let mut line = String::new();
@@ -335,7 +394,7 @@ fn serve_metadata(listener: TcpListener) {
             .trim_end_matches("/task")
             .to_string();
         let body =
-            format!(r#"{{"TaskARN":"arn:aws:ecs:us-east-1:123456789012:task/{CLUSTER}/{id}"}}"#);
+            format!(r#"{{"TaskARN":"arn:aws:ecs:us-east-1:123456789012:task/{cluster}/{id}"}}"#);
         let _ = write!(
             stream,
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

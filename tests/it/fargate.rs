@@ -6,7 +6,7 @@ use std::time::Duration;
 use loadgate::target::Route;
 use serde_json::Value;
 
-use crate::fake_fargate::{self, FakeFargate, BUCKET, CLUSTER, FAST};
+use crate::fake_fargate::{self, FakeFargate, FAST};
 use crate::harness::{Ran, Test};
 use crate::moto::Moto;
 
@@ -75,11 +75,12 @@ fn assert_counts_match(ran: &Ran) {
 
 /// Every object of the bucket, as text.
 fn bucket_objects(moto: &Moto) -> Vec<(String, String)> {
+    let bucket = fake_fargate::outputs(moto).bucket;
     fake_fargate::runtime().block_on(async {
         let s3 = moto.aws().await.s3();
         let list = s3
             .list_objects_v2()
-            .bucket(BUCKET)
+            .bucket(&bucket)
             .send()
             .await
             .expect("list");
@@ -88,7 +89,7 @@ fn bucket_objects(moto: &Moto) -> Vec<(String, String)> {
             let key = o.key().unwrap_or_default().to_string();
             let got = s3
                 .get_object()
-                .bucket(BUCKET)
+                .bucket(&bucket)
                 .key(&key)
                 .send()
                 .await
@@ -101,11 +102,12 @@ fn bucket_objects(moto: &Moto) -> Vec<(String, String)> {
 }
 
 fn task_statuses(moto: &Moto) -> Vec<String> {
+    let cluster = fake_fargate::outputs(moto).cluster_name;
     fake_fargate::runtime().block_on(async {
         let ecs = moto.aws().await.ecs();
         let arns = ecs
             .list_tasks()
-            .cluster(CLUSTER)
+            .cluster(&cluster)
             .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
             .send()
             .await
@@ -115,7 +117,7 @@ fn task_statuses(moto: &Moto) -> Vec<String> {
         let mut all = arns;
         let running = ecs
             .list_tasks()
-            .cluster(CLUSTER)
+            .cluster(&cluster)
             .send()
             .await
             .expect("list");
@@ -127,7 +129,7 @@ fn task_statuses(moto: &Moto) -> Vec<String> {
         }
         let described = ecs
             .describe_tasks()
-            .cluster(CLUSTER)
+            .cluster(&cluster)
             .set_tasks(Some(all))
             .send()
             .await
@@ -426,4 +428,78 @@ fn runs_lists_a_run_and_stop_ends_it() {
         .iter()
         .any(|(k, _)| k == "runs/r9/abort.json"));
     with_moto(&["stop", "a/b"]).code(2);
+}
+
+#[test]
+fn a_secret_ssm_cannot_hold_is_refused_before_any_aws_call_naming_only_its_variable() {
+    let big = "s".repeat(8_193);
+    let ran = Test::new()
+        .scenario(
+            "name: big\ntarget: \"{target}\"\ndefaults: { headers: { X-Cert: \"${BIG_CERT}\" } }\n\
+             load: { concurrency: 1, hold_for: 1s }\nrequests:\n  - { name: a, path: /a }\n",
+        )
+        .target(vec![Route::ok("/a")])
+        .env("BIG_CERT", &big)
+        // Nothing listens there: any AWS call would be an exit 3, not 2.
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_REGION", "us-east-1")
+        .args(&[
+            "run",
+            "--executor",
+            "fargate",
+            "--workers",
+            "2",
+            "--image",
+            "x",
+            "--baseline",
+            "none",
+        ])
+        .run();
+    ran.code(2);
+    assert!(ran.stderr.contains("BIG_CERT"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("8192"), "{}", ran.stderr);
+    assert!(!ran.stderr.contains(&big[..64]), "the value leaked");
+    assert!(!ran.stdout.contains(&big[..64]), "the value leaked");
+}
+
+#[test]
+fn a_secret_over_4_kb_goes_to_the_advanced_tier_and_the_summary_says_it_is_billed() {
+    let moto = setup();
+    let fargate = FakeFargate::start(&moto);
+    let big = "k".repeat(5_000);
+    let mut test = Test::new()
+        .scenario(
+            "name: adv\ntarget: \"{target}\"\ndefaults: { headers: { X-Cert: \"${BIG_CERT}\" } }\n\
+             load: { concurrency: 2, hold_for: 1s }\nrequests:\n  - { name: a, path: /a }\n",
+        )
+        .target(vec![Route::ok("/a").require_header("x-cert", &big)])
+        .env("BIG_CERT", &big)
+        .env("LOADGATE_FARGATE_TIMING", FAST)
+        .args(&[
+            "run",
+            "--executor",
+            "fargate",
+            "--workers",
+            "2",
+            "--image",
+            "x",
+            "--baseline",
+            "none",
+        ]);
+    for (k, v) in moto.env() {
+        test = test.env(k, &v);
+    }
+    let ran = test.run();
+    fargate.finish();
+    ran.code(0);
+    let results = ran.results();
+    // The workers read it back whole (a truncated value would fail the header check).
+    assert_eq!(results["total"]["errors"], 0, "{}", ran.stderr);
+    let warnings = results["warnings"].to_string();
+    assert!(
+        warnings.contains("BIG_CERT") && warnings.contains("Advanced-tier"),
+        "{warnings}"
+    );
+    assert!(ran.stdout.contains("Advanced-tier"), "{}", ran.stdout);
+    assert!(!ran.stdout.contains(&big[..64]), "the value leaked");
 }

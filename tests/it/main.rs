@@ -1,6 +1,8 @@
 //! End-to-end tests: the built binary and the library against real servers on 127.0.0.1.
 
 mod action;
+mod aws_e2e_script;
+mod aws_setup;
 mod baseline;
 mod ci;
 mod cli;
@@ -17,6 +19,8 @@ mod history_s3;
 mod image;
 mod install;
 mod moto;
+mod moto_iam;
+mod policy_coverage;
 mod registry;
 mod runs;
 mod schema_alignment;

@@ -186,13 +186,7 @@ impl Registry {
             self.repository.name
         );
         let answer = self
-            .send(
-                Method::HEAD,
-                &url,
-                &[("accept", MANIFEST_MEDIA_TYPE)],
-                Bytes::new(),
-                TIMEOUT,
-            )
+            .head_following(&url, &[("accept", MANIFEST_MEDIA_TYPE)])
             .await?;
         match answer.status {
             StatusCode::OK => Ok(true),
@@ -223,9 +217,7 @@ impl Registry {
             self.repository.name,
             blob.digest
         );
-        let answer = self
-            .send(Method::HEAD, &url, &[], Bytes::new(), TIMEOUT)
-            .await?;
+        let answer = self.head_following(&url, &[]).await?;
         match answer.status {
             StatusCode::OK => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
@@ -306,6 +298,55 @@ impl Registry {
         Err(self.refused("put the image manifest", &answer))
     }
 
+    /// A HEAD that follows redirects. The distribution API lets a registry answer a blob (or
+    /// manifest) request with a redirect to where the content is stored (OCI distribution spec,
+    /// "Pulling blobs": 307), as registries backed by object storage do. The target is
+    /// usually a pre-signed URL on another host: the registry's credentials are not sent there
+    /// (they would leak, and storage refuses a second authorization besides the signature).
+    async fn head_following(&self, url: &str, headers: &[(&str, &str)]) -> Result<Answer> {
+        const MAX_REDIRECTS: usize = 5;
+        let origin = self.repository.base();
+        let mut url = url.to_string();
+        for _ in 0..=MAX_REDIRECTS {
+            let authorize = same_origin(&url, &origin);
+            let answer = self
+                .send_as(
+                    Method::HEAD,
+                    &url,
+                    headers,
+                    Bytes::new(),
+                    TIMEOUT,
+                    authorize,
+                )
+                .await?;
+            let redirected = matches!(answer.status.as_u16(), 301 | 302 | 303 | 307 | 308);
+            let Some(location) = answer
+                .headers
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .filter(|_| redirected)
+            else {
+                return Ok(answer);
+            };
+            let next = resolve(&url, location);
+            // Recorded for the real-AWS check (scripts/aws-e2e.sh): does ECR redirect a HEAD?
+            eprintln!(
+                "loadgate: registry {} answered HEAD with {} to {}; following it",
+                self.repository.registry,
+                answer.status.as_u16(),
+                next.split('?').next().unwrap_or_default()
+            );
+            url = next;
+        }
+        Err(Error::infra(
+            format!(
+                "registry {} redirected more than {MAX_REDIRECTS} times",
+                self.repository.registry
+            ),
+            "the registry or a proxy in front of it loops: check its configuration".to_string(),
+        ))
+    }
+
     /// An upload's next URL: absolute, or a path on the registry.
     fn location(&self, answer: &Answer) -> Result<String> {
         let location = answer
@@ -366,8 +407,24 @@ impl Registry {
         body: Bytes,
         timeout: Duration,
     ) -> Result<Answer> {
+        self.send_as(method, url, headers, body, timeout, true)
+            .await
+    }
+
+    async fn send_as(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+        timeout: Duration,
+        authorize: bool,
+    ) -> Result<Answer> {
         // Errors name the method and the URL without its query: upload URLs carry state tokens.
         let shown = url.split('?').next().unwrap_or(url).to_string();
+        if self.repository.is_ecr() && authorize {
+            crate::cloud::record::call("ecr", ecr_action(&method, &shown));
+        }
         let unreachable = |why: String| {
             Error::infra(
                 format!("{method} {shown}: {why}"),
@@ -378,7 +435,7 @@ impl Registry {
             "user-agent",
             concat!("loadgate/", env!("CARGO_PKG_VERSION")),
         );
-        if let Some(authorization) = &self.authorization {
+        if let Some(authorization) = self.authorization.as_ref().filter(|_| authorize) {
             request = request.header("authorization", authorization);
         }
         for (name, value) in headers {
@@ -409,6 +466,36 @@ impl Registry {
         tokio::time::timeout(timeout, exchange)
             .await
             .map_err(|_| unreachable(format!("no answer within {}s", timeout.as_secs())))?
+    }
+}
+
+/// The ECR action that authorises a registry API request ("Amazon ECR required IAM permissions
+/// for pushing an image", Amazon ECR User Guide), for the record of calls.
+fn ecr_action(method: &Method, url: &str) -> &'static str {
+    let upload = url.contains("/blobs/uploads/");
+    match (method.as_str(), url.contains("/manifests/"), upload) {
+        ("HEAD" | "GET", true, _) => "BatchGetImage",
+        ("HEAD", false, false) => "BatchCheckLayerAvailability",
+        ("GET", false, false) => "GetDownloadUrlForLayer",
+        ("POST", _, true) => "InitiateLayerUpload",
+        ("PATCH", _, _) => "UploadLayerPart",
+        ("PUT", false, true) => "CompleteLayerUpload",
+        ("PUT", true, _) => "PutImage",
+        _ => "UnknownRegistryCall",
+    }
+}
+
+/// Whether `url` is on `origin` (`scheme://host[:port]`): only there do credentials go.
+fn same_origin(url: &str, origin: &str) -> bool {
+    url.strip_prefix(origin)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// A Location against the URL it answered: absolute, absolute path, or relative path.
+fn resolve(base: &str, location: &str) -> String {
+    match url::Url::parse(base).and_then(|b| b.join(location)) {
+        Ok(u) => u.to_string(),
+        Err(_) => location.to_string(),
     }
 }
 

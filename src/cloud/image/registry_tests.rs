@@ -124,3 +124,109 @@ async fn an_upload_follows_the_locations_it_is_given() {
         ]
     );
 }
+
+/// Registries backed by object storage answer a blob HEAD (or GET) with a 307 to a pre-signed
+/// URL on another host (OCI distribution spec, "Pulling blobs"). The storage here is a second
+/// local server that refuses any request carrying the registry's credentials, as S3 does with a
+/// second authorization besides the signature.
+#[tokio::test]
+async fn a_blob_head_redirected_to_storage_is_followed_without_the_credentials() {
+    let registry_server = MockServer::start().await;
+    let storage = MockServer::start().await;
+    Mock::given(method("HEAD"))
+        .and(header("authorization", "Basic QVdTOnRvazNu"))
+        .and(path("/v2/lg/blobs/sha256:present"))
+        .respond_with(ResponseTemplate::new(307).insert_header(
+            "location",
+            format!("{}/bucket/present?X-Amz-Signature=s", storage.uri()).as_str(),
+        ))
+        .mount(&registry_server)
+        .await;
+    Mock::given(method("HEAD"))
+        .and(path("/v2/lg/blobs/sha256:absent"))
+        .respond_with(ResponseTemplate::new(307).insert_header("location", "/storage/absent"))
+        .mount(&registry_server)
+        .await;
+    Mock::given(method("HEAD"))
+        .and(path("/storage/absent"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&registry_server)
+        .await;
+    Mock::given(method("HEAD"))
+        .and(path("/bucket/present"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&storage)
+        .await;
+    let registry = registry(&registry_server).await;
+    let blob = |digest: &str| Blob {
+        digest: digest.to_string(),
+        bytes: Vec::new(),
+    };
+    assert!(registry
+        .has_blob(&blob("sha256:present"))
+        .await
+        .expect("head"));
+    assert!(!registry
+        .has_blob(&blob("sha256:absent"))
+        .await
+        .expect("head"));
+    let at_storage = storage.received_requests().await.expect("recorded");
+    assert_eq!(at_storage.len(), 1);
+    assert!(
+        !at_storage[0].headers.contains_key("authorization"),
+        "the registry's credentials went to the storage host"
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_loop_is_an_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("HEAD"))
+        .respond_with(ResponseTemplate::new(307).insert_header("location", "/v2/lg/manifests/t1"))
+        .mount(&server)
+        .await;
+    let err = registry(&server)
+        .await
+        .has_manifest("t1")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("redirected more than 5 times"),
+        "{err}"
+    );
+}
+
+#[test]
+fn registry_requests_are_recorded_as_the_ecr_actions_that_authorise_them() {
+    let base = "https://1.dkr.ecr.eu-west-1.amazonaws.com/v2/lg";
+    for (method, url, action) in [
+        (
+            Method::HEAD,
+            format!("{base}/manifests/t1"),
+            "BatchGetImage",
+        ),
+        (
+            Method::HEAD,
+            format!("{base}/blobs/sha256:a"),
+            "BatchCheckLayerAvailability",
+        ),
+        (
+            Method::POST,
+            format!("{base}/blobs/uploads/"),
+            "InitiateLayerUpload",
+        ),
+        (
+            Method::PATCH,
+            format!("{base}/blobs/uploads/u1"),
+            "UploadLayerPart",
+        ),
+        (
+            Method::PUT,
+            format!("{base}/blobs/uploads/u1"),
+            "CompleteLayerUpload",
+        ),
+        (Method::PUT, format!("{base}/manifests/t1"), "PutImage"),
+    ] {
+        assert_eq!(ecr_action(&method, &url), action, "{method} {url}");
+    }
+}

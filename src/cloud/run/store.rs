@@ -30,6 +30,9 @@ pub struct Store {
     s3: aws_sdk_s3::Client,
     bucket: String,
     clock: S3Clock,
+    /// The HTTP statuses S3 answered for protocol files not written yet (404 or 403, see
+    /// [`Store::get_if_written`]): the worker logs them, so a real run records AWS's answer.
+    missing: Arc<Mutex<std::collections::BTreeSet<u16>>>,
 }
 
 /// An object's body and when S3 last wrote it.
@@ -43,14 +46,42 @@ pub struct Object {
 impl Store {
     pub fn new(aws: &Aws, bucket: &str) -> Store {
         let clock = S3Clock::default();
-        let conf = aws_sdk_s3::config::Builder::from(aws.config())
+        let mut conf = aws_sdk_s3::config::Builder::from(aws.config())
             .force_path_style(aws.emulated())
-            .interceptor(DateWatch(clock.clone()))
-            .build();
+            .interceptor(DateWatch(clock.clone()));
+        if let Some(r) = crate::cloud::record::interceptor() {
+            conf = conf.interceptor(r);
+        }
         Store {
-            s3: aws_sdk_s3::Client::from_conf(conf),
+            s3: aws_sdk_s3::Client::from_conf(conf.build()),
             bucket: bucket.to_string(),
             clock,
+            missing: Arc::default(),
+        }
+    }
+
+    /// A store over a client made elsewhere (the tests' aws-smithy-mocks clients); its clock
+    /// learns nothing from the client's responses.
+    pub fn from_client(s3: aws_sdk_s3::Client, bucket: &str) -> Store {
+        Store {
+            s3,
+            bucket: bucket.to_string(),
+            clock: S3Clock::default(),
+            missing: Arc::default(),
+        }
+    }
+
+    /// What S3 answered for protocol files that were not written yet: 404, 403 or both.
+    pub fn missing_answers(&self) -> Vec<u16> {
+        self.missing
+            .lock()
+            .map(|m| m.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    fn saw_missing(&self, status: u16) {
+        if let Ok(mut m) = self.missing.lock() {
+            m.insert(status);
         }
     }
 
@@ -89,6 +120,21 @@ impl Store {
 
     /// The object, or `None` when there is no such key.
     pub async fn get(&self, key: &str) -> Result<Option<Object>> {
+        self.get_object(key, false).await
+    }
+
+    /// A protocol file that may legitimately not be written yet (start.json, abort.json, the
+    /// heartbeat), or `None`. S3 answers a read of a missing key with 404 only when the caller
+    /// may also `s3:ListBucket` the bucket, and with 403 AccessDenied otherwise (GetObject,
+    /// "Permissions", Amazon S3 API Reference). The task role may list only under `runs/`, and
+    /// whether S3 evaluates that condition with the key as `s3:prefix` is not documented. The
+    /// worker has just read plan.json beside this key with the same permission, so a 403 here
+    /// means "not yet"; every caller polls until the run's deadline, which bounds a real denial.
+    pub async fn get_if_written(&self, key: &str) -> Result<Option<Object>> {
+        self.get_object(key, true).await
+    }
+
+    async fn get_object(&self, key: &str, denied_is_missing: bool) -> Result<Option<Object>> {
         let doing = format!("read s3://{}/{key}", self.bucket);
         let mut attempt = 0;
         loop {
@@ -113,7 +159,16 @@ impl Store {
                         modified_ms,
                     }));
                 }
-                Err(e) if aws::error_code(&e) == Some("NoSuchKey") => return Ok(None),
+                Err(e) if aws::error_code(&e) == Some("NoSuchKey") => {
+                    if denied_is_missing {
+                        self.saw_missing(404);
+                    }
+                    return Ok(None);
+                }
+                Err(e) if denied_is_missing && aws::error_code(&e) == Some("AccessDenied") => {
+                    self.saw_missing(403);
+                    return Ok(None);
+                }
                 Err(_) if attempt < ATTEMPTS => backoff(attempt).await,
                 Err(e) => return Err(aws::error(doing, e)),
             }
@@ -121,7 +176,18 @@ impl Store {
     }
 
     pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        let Some(object) = self.get(key).await? else {
+        let object = self.get(key).await?;
+        self.parse(key, object)
+    }
+
+    /// [`Store::get_if_written`], parsed.
+    pub async fn get_json_if_written<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let object = self.get_if_written(key).await?;
+        self.parse(key, object)
+    }
+
+    fn parse<T: DeserializeOwned>(&self, key: &str, object: Option<Object>) -> Result<Option<T>> {
+        let Some(object) = object else {
             return Ok(None);
         };
         serde_json::from_slice(&object.body).map(Some).map_err(|e| {
@@ -134,6 +200,16 @@ impl Store {
 
     /// LastModified of `key` (Unix ms on S3's clock), or `None` when there is no such key.
     pub async fn modified(&self, key: &str) -> Result<Option<i64>> {
+        self.head(key, false).await
+    }
+
+    /// [`Store::modified`] of a protocol file that may not be written yet: a 403 is "not yet",
+    /// for the reason [`Store::get_if_written`] gives (a HEAD answer has no body, so no code).
+    pub async fn modified_if_written(&self, key: &str) -> Result<Option<i64>> {
+        self.head(key, true).await
+    }
+
+    async fn head(&self, key: &str, denied_is_missing: bool) -> Result<Option<i64>> {
         let doing = format!("look at s3://{}/{key}", self.bucket);
         let mut attempt = 0;
         loop {
@@ -147,11 +223,23 @@ impl Store {
                 .await
             {
                 Ok(out) => return Ok(out.last_modified().and_then(|t| t.to_millis().ok())),
-                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
-                    return Ok(None)
+                Err(e) => {
+                    let status = e.raw_response().map(|r| r.status().as_u16());
+                    if status == Some(404) {
+                        if denied_is_missing {
+                            self.saw_missing(404);
+                        }
+                        return Ok(None);
+                    }
+                    if denied_is_missing && status == Some(403) {
+                        self.saw_missing(403);
+                        return Ok(None);
+                    }
+                    if attempt >= ATTEMPTS {
+                        return Err(aws::error(doing, e));
+                    }
+                    backoff(attempt).await;
                 }
-                Err(_) if attempt < ATTEMPTS => backoff(attempt).await,
-                Err(e) => return Err(aws::error(doing, e)),
             }
         }
     }
@@ -344,6 +432,10 @@ impl Intercept for DateWatch {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod missing_tests;
 
 #[cfg(test)]
 mod tests {

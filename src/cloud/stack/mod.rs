@@ -32,6 +32,8 @@ pub use destroy::{destroy, Destroyed};
 
 mod status;
 
+pub mod zones;
+
 mod compare;
 pub(crate) use compare::{changed_parameters, is_newer};
 use compare::{given, update_parameters};
@@ -78,6 +80,7 @@ pub enum Action {
 pub async fn ensure(aws: &Aws, spec: &StackSpec) -> Result<StackOutputs> {
     let clients = Clients::new(aws);
     Bootstrap::new(&clients, spec, Mode::Run)?
+        .with_zone_lookup(aws)
         .run()
         .await
         .map(|(outputs, _)| outputs)
@@ -87,7 +90,10 @@ pub async fn ensure(aws: &Aws, spec: &StackSpec) -> Result<StackOutputs> {
 /// proceeding without the update, and retries an update that rolled back.
 pub async fn deploy(aws: &Aws, spec: &StackSpec) -> Result<(StackOutputs, Action)> {
     let clients = Clients::new(aws);
-    Bootstrap::new(&clients, spec, Mode::Deploy)?.run().await
+    Bootstrap::new(&clients, spec, Mode::Deploy)?
+        .with_zone_lookup(aws)
+        .run()
+        .await
 }
 
 /// The clients the bootstrapper uses, and how often it polls (a field so that the mocked unit
@@ -141,6 +147,8 @@ pub(crate) struct Bootstrap<'a> {
     deadline: Instant,
     wait: Duration,
     mode: Mode,
+    /// Where a first create asks which zones run Fargate (`None`: the template's default zones).
+    zones: Option<&'a Aws>,
 }
 
 impl<'a> Bootstrap<'a> {
@@ -155,7 +163,14 @@ impl<'a> Bootstrap<'a> {
             deadline: Instant::now() + spec.wait,
             wait: spec.wait,
             mode,
+            zones: None,
         })
+    }
+
+    /// A create picks two zones that run Fargate ([`zones`]).
+    pub fn with_zone_lookup(mut self, aws: &'a Aws) -> Bootstrap<'a> {
+        self.zones = Some(aws);
+        self
     }
 
     pub async fn run(&self) -> Result<(StackOutputs, Action)> {
@@ -219,6 +234,10 @@ impl<'a> Bootstrap<'a> {
     /// CreateStack and wait. False when another run created it first (AlreadyExists): the next
     /// round then waits for that one.
     async fn create(&self) -> Result<bool> {
+        let mut params = self.create_params.clone();
+        if let Some(aws) = self.zones {
+            params.extend(zones::parameters(aws, &self.create_params).await?);
+        }
         note(&format!("creating stack {}", self.name));
         let created = self
             .clients
@@ -227,7 +246,7 @@ impl<'a> Bootstrap<'a> {
             .stack_name(&self.name)
             .template_body(template::TEMPLATE)
             .capabilities(Capability::CapabilityIam)
-            .set_parameters(Some(self.create_params.iter().map(given).collect()))
+            .set_parameters(Some(params.iter().map(given).collect()))
             .set_tags(Some(self.tags()))
             .send()
             .await;

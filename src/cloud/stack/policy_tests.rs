@@ -49,10 +49,9 @@ fn run_policy_cannot_change_the_stack_or_any_role() {
         "ecs:RegisterTaskDefinition",
         "ecs:DescribeTaskDefinition",
         "ssm:PutParameter",
-        "ssm:DeleteParameter",
+        "ssm:DeleteParameters",
         "ecr:PutImage",
         "s3:PutObject",
-        "logs:GetLogEvents",
     ] {
         assert!(
             actions.iter().any(|a| a == needed),
@@ -64,7 +63,11 @@ fn run_policy_cannot_change_the_stack_or_any_role() {
 #[test]
 fn pass_role_names_only_the_two_worker_roles_and_only_for_ecs_tasks() {
     let scope = Scope::new("ci", Some("us-east-1"), Some("123456789012")).expect("valid");
-    for policy in [run_policy(&scope), deploy_policy(&scope)] {
+    // The deployment passes no role (CloudFormation creates them; the run registers the task
+    // definition that names them).
+    assert!(!actions(&deploy_policy(&scope)).contains(&"iam:PassRole".to_string()));
+    {
+        let policy = run_policy(&scope);
         let pass: Vec<&Statement> = policy
             .statement
             .iter()
@@ -96,7 +99,6 @@ fn deploy_policy_can_create_what_the_template_declares() {
         "cloudformation:DeleteStack",
         "iam:CreateRole",
         "iam:PutRolePolicy",
-        "iam:PassRole",
         "ec2:CreateVpc",
         "ec2:CreateSubnet",
         "ec2:CreateRoute",
@@ -240,4 +242,43 @@ fn render_is_pretty_json_with_a_final_newline() {
         text.contains("{\n      \"Sid\": \"Stack\",\n      \"Effect\": \"Allow\""),
         "{text}"
     );
+}
+
+#[test]
+fn both_policies_list_the_cluster_s_tasks_on_the_container_instance_with_its_condition() {
+    // `stack deploy` lists the cluster's tasks before an update (Bootstrap::tasks_allow_update).
+    // ListTasks is authorised on the container-instance resource type, the cluster being only
+    // the `ecs:cluster` condition key: a statement whose resource is the cluster never applies.
+    let scope = Scope::new("ci", Some("us-east-1"), Some("123456789012")).expect("valid");
+    for policy in [deploy_policy(&scope), run_policy(&scope)] {
+        let list: Vec<&Statement> = policy
+            .statement
+            .iter()
+            .filter(|s| s.action.iter().any(|a| a == "ecs:ListTasks"))
+            .collect();
+        assert_eq!(list.len(), 1, "{}", render(&policy));
+        assert_eq!(list[0].resource, ["*"]);
+        let condition = list[0].condition.as_ref().expect("a condition");
+        assert_eq!(
+            condition["ArnLike"]["ecs:cluster"],
+            "arn:aws:ecs:us-east-1:123456789012:cluster/ci-Cluster-*"
+        );
+    }
+}
+
+#[test]
+fn deploy_policy_can_run_the_repository_s_update_handler() {
+    // AWS::ECR::Repository's update handler (resource schema, handlers.update.permissions)
+    // sets or deletes the repository policy; every upgrade changes the stack's tags, so it runs.
+    let actions = actions(&deploy_policy(&default_scope()));
+    for needed in [
+        "ecr:SetRepositoryPolicy",
+        "ecr:DeleteRepositoryPolicy",
+        "ecr:GetRepositoryPolicy",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == needed),
+            "deploy policy lacks {needed}"
+        );
+    }
 }

@@ -552,3 +552,111 @@ fn list_parameters_compare_item_by_item() {
 /// The destroy path: bucket and repository emptied within the API limits, then the stack deleted.
 #[path = "destroy_tests.rs"]
 mod destroy;
+
+/// An older account in Tokyo whose ap-northeast-1a is apne1-az3, a zone without Fargate: the
+/// first create puts the subnets in two zones that run it (the template's default would take
+/// 1a). EC2 is a local server; CloudFormation the mocks.
+#[tokio::test]
+async fn a_first_create_puts_the_subnets_in_zones_that_run_fargate() {
+    use wiremock::matchers::{body_string_contains, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let ec2 = MockServer::start().await;
+    let zone = |name: &str, id: &str| {
+        format!(
+            "<item><zoneName>{name}</zoneName><zoneState>available</zoneState>\
+             <regionName>ap-northeast-1</regionName><zoneId>{id}</zoneId>\
+             <zoneType>availability-zone</zoneType></item>"
+        )
+    };
+    Mock::given(method("POST"))
+        .and(body_string_contains("Action=DescribeAvailabilityZones"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(format!(
+            "<DescribeAvailabilityZonesResponse><availabilityZoneInfo>{}{}{}\
+             </availabilityZoneInfo></DescribeAvailabilityZonesResponse>",
+            zone("ap-northeast-1a", "apne1-az3"),
+            zone("ap-northeast-1c", "apne1-az1"),
+            zone("ap-northeast-1d", "apne1-az2"),
+        )))
+        .expect(1)
+        .mount(&ec2)
+        .await;
+    let aws = Aws::load_from(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(ec2.uri())
+            .region(aws_config::Region::new("ap-northeast-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "a", "b", None, None, "test",
+            )),
+    )
+    .await
+    .expect("config");
+    let describe = mock!(Cfn::describe_stacks)
+        .sequence()
+        .error(missing)
+        .output(|| found(current(StackStatus::CreateComplete)))
+        .repeatedly()
+        .build();
+    let create = mock!(Cfn::create_stack)
+        .match_requests(|r| {
+            let value = |k: &str| {
+                r.parameters()
+                    .iter()
+                    .find(|p| p.parameter_key() == Some(k))
+                    .and_then(|p| p.parameter_value())
+            };
+            value("AvailabilityZone1") == Some("ap-northeast-1c")
+                && value("AvailabilityZone2") == Some("ap-northeast-1d")
+        })
+        .then_output(|| CreateStackOutput::builder().stack_id(ID).build());
+    let events = no_events();
+    let c = clients(&[&describe, &create, &events], &[]);
+    let (_, action) = Bootstrap::new(&c, &spec(), Mode::Deploy)
+        .expect("spec")
+        .with_zone_lookup(&aws)
+        .run()
+        .await
+        .expect("created in zones with Fargate");
+    assert_eq!(action, Action::Created);
+    assert_eq!(create.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn an_update_never_moves_the_subnets() {
+    // The zones are looked up on a first create only: an update keeps the stack's values.
+    let describe = mock!(Cfn::describe_stacks)
+        .sequence()
+        .output(|| found(stack(StackStatus::CreateComplete, "0.0.1", "old")))
+        .output(|| found(current(StackStatus::UpdateComplete)))
+        .repeatedly()
+        .build();
+    let update = mock!(Cfn::update_stack)
+        .match_requests(|r| {
+            r.parameters().iter().all(|p| {
+                !p.parameter_key()
+                    .is_some_and(|k| k.starts_with("AvailabilityZone"))
+                    || p.use_previous_value() == Some(true)
+            })
+        })
+        .then_output(|| UpdateStackOutput::builder().stack_id(ID).build());
+    let (events, list) = (no_events(), tasks(0));
+    let c = clients(&[&describe, &update, &events], &[&list]);
+    // No EC2 endpoint at all: a lookup would fail the deploy.
+    let aws = Aws::load_from(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url("http://127.0.0.1:9")
+            .region(aws_config::Region::new("ap-northeast-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "a", "b", None, None, "test",
+            )),
+    )
+    .await
+    .expect("config");
+    let (_, action) = Bootstrap::new(&c, &spec(), Mode::Deploy)
+        .expect("spec")
+        .with_zone_lookup(&aws)
+        .run()
+        .await
+        .expect("updated");
+    assert_eq!(action, Action::Updated);
+    assert_eq!(update.num_calls(), 1);
+}
