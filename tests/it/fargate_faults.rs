@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use loadgate::target::Route;
 
-use crate::fake_fargate::{FakeFargate, BUCKET, FAST};
+use crate::fake_fargate::{FakeFargate, FAST};
 use crate::harness::Test;
 use crate::moto::Moto;
 
@@ -20,6 +20,7 @@ fn setup() -> Moto {
 
 /// Keys under `runs/` in the stack's bucket.
 fn run_keys(moto: &Moto) -> Vec<String> {
+    let bucket = crate::fake_fargate::outputs(moto).bucket;
     crate::fake_fargate::runtime().block_on(async {
         let s3 = moto.aws().await.s3();
         let mut keys = Vec::new();
@@ -27,7 +28,7 @@ fn run_keys(moto: &Moto) -> Vec<String> {
         loop {
             let page = s3
                 .list_objects_v2()
-                .bucket(BUCKET)
+                .bucket(&bucket)
                 .prefix("runs/")
                 .set_continuation_token(token)
                 .send()
