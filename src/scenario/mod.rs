@@ -7,6 +7,7 @@
 mod describe;
 mod diagnostic;
 mod duration;
+mod excerpt;
 mod model;
 mod requests;
 mod resolve;
