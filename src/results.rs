@@ -66,6 +66,9 @@ pub struct Results {
     /// How a distributed run went: workers, phases, start skew, failed workers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distributed: Option<Distributed>,
+    /// The flow mix: iterations each named flow ran (present when the scenario has `flows`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub flows: IndexMap<String, u64>,
     pub histograms: Histograms,
 }
 
@@ -125,8 +128,9 @@ pub struct Summary {
     pub error_rate: f64,
     pub rps: f64,
     pub dropped: u64,
-    /// Open-model arrivals never sent because the deadline came while the generator was behind
-    /// its schedule (additive; absent when zero).
+    /// Requests not sent: an earlier request of the same iteration failed to capture a value, or
+    /// (open model) the deadline came while the generator was behind its schedule (present when
+    /// not zero).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped: u64,
     pub bytes_sent: u64,
@@ -360,6 +364,7 @@ impl Results {
             comparison: None,
             cost: None,
             distributed: None,
+            flows: agg.flows.iter().cloned().collect(),
             histograms: Histograms {
                 total: HistogramSet::of(&agg.total),
                 labels: agg
@@ -413,6 +418,7 @@ impl Results {
             failures.push(f.clone());
         }
         agg.failures = failures;
+        agg.flows = self.flows.iter().map(|(k, v)| (k.clone(), *v)).collect();
         Ok(agg)
     }
 }

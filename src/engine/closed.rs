@@ -28,7 +28,12 @@ pub(crate) async fn run(ctx: Rc<Ctx>, users: u32, ramp_up: Duration, think_time:
         if ctx.past_deadline() {
             break;
         }
-        handles.push(tokio::task::spawn_local(user(ctx.clone(), think_time)));
+        handles.push(if ctx.users.is_some() {
+            // Per-user state (feeds, captures, cookies, flows): issue 13's loop.
+            tokio::task::spawn_local(super::flow::user(ctx.clone(), begin, think_time))
+        } else {
+            tokio::task::spawn_local(user(ctx.clone(), think_time))
+        });
     }
     for handle in handles {
         // A user task only ends by returning; a panic in one would be a bug, not a result.
