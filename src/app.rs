@@ -280,6 +280,8 @@ fn run_command(args: RunArgs) -> Result<i32> {
         )?,
         None => Tracking::prepare(&args.history, &loaded.plan.name, &scenario::ProcessEnv)?,
     };
+    // Before any load too: an unwritable --out would lose the whole run's reports at its end.
+    run::check_out(&args.out)?;
     let fargate_stack = (args.executor == ExecutorKind::Fargate)
         .then(|| (args.fargate.stack_name.clone(), args.fargate.region.clone()));
     let executor: Box<dyn Executor> = match args.executor {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::secrets::Secrets;
 use crate::threshold::Threshold;
 
 mod table;
@@ -199,40 +200,6 @@ impl Default for FargatePlan {
     }
 }
 
-/// Secret values taken from the environment. `mask` replaces each with `***`.
-#[derive(Clone, Debug, Default)]
-pub struct Secrets(Vec<String>);
-
-impl Secrets {
-    pub fn add(&mut self, value: &str) {
-        // Very short values would mask ordinary text everywhere; they are still never printed
-        // on purpose, but masking "1" in every number would make reports unreadable.
-        if value.len() >= 3 && !self.0.iter().any(|v| v == value) {
-            self.0.push(value.to_string());
-            // Longest first, so a secret that contains another is masked whole.
-            self.0.sort_by_key(|v| std::cmp::Reverse(v.len()));
-        }
-    }
-
-    pub fn values(&self) -> &[String] {
-        &self.0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn mask(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for v in &self.0 {
-            if out.contains(v.as_str()) {
-                out = out.replace(v.as_str(), "***");
-            }
-        }
-        out
-    }
-}
-
 /// Durations in plan.json and results as integer milliseconds.
 pub mod duration_ms {
     use std::time::Duration;
@@ -280,13 +247,5 @@ mod tests {
             })
             .sum();
         assert!((rate - 100.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn secrets_are_masked_longest_first() {
-        let mut s = Secrets::default();
-        s.add("abc");
-        s.add("abcdef");
-        assert_eq!(s.mask("x abcdef y abc"), "x *** y ***");
     }
 }

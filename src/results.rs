@@ -128,8 +128,9 @@ pub struct Summary {
     pub error_rate: f64,
     pub rps: f64,
     pub dropped: u64,
-    /// Requests not sent because an earlier request of the same iteration failed to capture a
-    /// value (present when not zero).
+    /// Requests not sent: an earlier request of the same iteration failed to capture a value, or
+    /// (open model) the deadline came while the generator was behind its schedule (present when
+    /// not zero).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped: u64,
     pub bytes_sent: u64,
@@ -213,6 +214,11 @@ pub struct TimelinePoint {
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
+    /// No response completed in this second (a stall, or only transport errors): the
+    /// percentiles above are 0 because there is nothing to measure, not because it was fast.
+    /// Additive: written only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub empty: bool,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -305,6 +311,7 @@ impl TimelinePoint {
             p50_ms: stats::percentile_ms(&b.response_time, 50.0),
             p95_ms: stats::percentile_ms(&b.response_time, 95.0),
             p99_ms: stats::percentile_ms(&b.response_time, 99.0),
+            empty: b.response_time.is_empty(),
         }
     }
 }
@@ -379,7 +386,8 @@ impl Results {
     /// or to merge partial results of workers.
     pub fn to_aggregate(&self) -> Result<Aggregate, CodecError> {
         let mut agg = Aggregate::new(&[]);
-        agg.duration = Duration::from_secs_f64(self.duration_s.max(0.0));
+        // `from_secs_f64` panics on a value too large for a Duration (a hostile file's 1e300).
+        agg.duration = Duration::try_from_secs_f64(self.duration_s.max(0.0)).unwrap_or_default();
         agg.total = metric_set(&self.total, &self.histograms.total)?;
         for (name, summary) in &self.labels {
             let hist = self

@@ -135,7 +135,22 @@ pub fn run_tracked(
         && !unreachable
         && !results.thresholds.iter().any(|t| t.failed());
 
-    let written = write_reports(&results, &config.out)?;
+    let written = match write_reports(&results, &config.out) {
+        Ok(written) => written,
+        Err(e) => {
+            // What was measured still reaches the reader, and a cancelled run still says so:
+            // 130 over 3.
+            if config.print_summary {
+                let _ = std::io::stdout().write_all(report::markdown(&results).as_bytes());
+            }
+            return Err(match execution.stopped {
+                Some(StopReason::Cancelled) => Error::Cancelled(format!(
+                    "cancelled (SIGINT/SIGTERM), and {e}; the summary above is all that was kept"
+                )),
+                _ => e,
+            });
+        }
+    };
     // After the reports: a history that cannot be written must not cost the run its reports.
     if let Some(Err(e)) = tracking.map(|t| t.record(&results)) {
         let _ = writeln!(std::io::stderr(), "warning: the run was not recorded: {e}");
@@ -154,6 +169,26 @@ pub fn run_tracked(
         exit_code,
         written,
     })
+}
+
+/// Checks, before any load is sent, that the reports can be written into `out` (created if
+/// missing): finding out after a long run would lose it. Exit code 2.
+pub fn check_out(out: &Path) -> Result<()> {
+    let fail = |e: std::io::Error| {
+        Error::input(format!(
+            "cannot write the reports to {}: {e}; nothing was sent. Give --out (LOADGATE_OUT) a              writable directory",
+            out.display()
+        ))
+    };
+    std::fs::create_dir_all(out).map_err(fail)?;
+    let probe = out.join(format!(".loadgate-write-check-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(fail)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// Writes summary.md, junit.xml and results.json into `out`.

@@ -228,8 +228,9 @@ async fn resolve_plan(aws: &Aws, doc: &PlanDoc, until: Instant) -> Result<Plan> 
     secrets::internalise(&mut json, &values);
     let mut plan: Plan = serde_json::from_value(json)
         .map_err(|e| Error::infra(format!("plan.json holds no plan: {e}"), None))?;
+    // Each is one form of a secret (see `externalise`), masked as it is.
     for (_, v) in &values {
-        plan.secrets.add(v);
+        plan.secrets.add_form(v);
     }
     Ok(plan)
 }

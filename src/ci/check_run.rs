@@ -63,12 +63,13 @@ pub(crate) fn title(results: &Results) -> String {
     )
 }
 
-/// A failure annotation at each failed threshold's line of `path` (relative to the repository).
+/// A failure annotation at each failed threshold's line of `path` (relative to the repository);
+/// a skipped one did not fail.
 pub(crate) fn annotations(results: &Results, path: &str) -> Vec<Annotation> {
     results
         .thresholds
         .iter()
-        .filter(|t| !t.passed)
+        .filter(|t| t.failed())
         .take(MAX_ANNOTATIONS)
         .map(|t| Annotation {
             path: path.to_string(),

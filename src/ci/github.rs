@@ -42,10 +42,20 @@ pub fn command(name: &str, properties: &[(&str, &str)], message: &str) -> String
     format!("::{name}{sep}{}::{}", props.join(","), escape_data(message))
 }
 
-/// `::add-mask::` for each secret. A multi-line value is masked line by line as well, because the
-/// runner matches masks within single log lines.
+/// `::add-mask::` for each form of each secret (as written, percent-encoded, lower-cased,
+/// base64, JSON-escaped: see [`crate::secrets`]). A multi-line value is masked line by line as
+/// well, because the runner matches masks within single log lines.
 pub fn mask_secrets(secrets: &Secrets, out: &mut dyn Write) {
-    for value in secrets.values() {
+    // The values as taken first, then every other form.
+    let values = secrets
+        .values()
+        .iter()
+        .filter(|v| secrets.forms().contains(v));
+    let others = secrets
+        .forms()
+        .iter()
+        .filter(|f| !secrets.values().contains(f));
+    for value in values.chain(others) {
         let _ = writeln!(out, "{}", command("add-mask", &[], value));
         if value.contains(['\n', '\r']) {
             for line in value.lines().map(str::trim).filter(|l| l.len() >= 3) {
@@ -86,13 +96,27 @@ pub fn outputs(results: &Results, report_dir: &Path, results_json: &Path) -> Vec
             .display()
             .to_string()
     };
+    // A figure with nothing behind it is empty, not 0: `p95-ms=0` would read as a fast run.
+    let transport_errors = t.errors
+        - t.error_kinds
+            .get("status")
+            .copied()
+            .unwrap_or(0)
+            .min(t.errors);
+    let timed = t.requests.saturating_sub(transport_errors) > 0;
+    let latency = |ms: f64| if timed { ms.to_string() } else { String::new() };
+    let error_rate = if t.requests > 0 {
+        round(t.error_rate, 1e6).to_string()
+    } else {
+        String::new()
+    };
     vec![
         ("passed".into(), results.passed.to_string()),
-        ("p95-ms".into(), t.response_time_ms.p95.to_string()),
-        ("p99-ms".into(), t.response_time_ms.p99.to_string()),
+        ("p95-ms".into(), latency(t.response_time_ms.p95)),
+        ("p99-ms".into(), latency(t.response_time_ms.p99)),
         // Rounded: 15389.957184487193 requests per second is noise to a later step.
         ("rps".into(), round(t.rps, 1e3).to_string()),
-        ("error-rate".into(), round(t.error_rate, 1e6).to_string()),
+        ("error-rate".into(), error_rate),
         ("requests".into(), t.requests.to_string()),
         ("report-dir".into(), path(report_dir)),
         ("results-json".into(), path(results_json)),
@@ -121,12 +145,13 @@ pub fn output_lines(outputs: &[(String, String)]) -> String {
     text
 }
 
-/// `::error` for each failed threshold, at its line when the scenario is in the workspace.
+/// `::error` for each failed threshold, at its line when the scenario is in the workspace. A
+/// skipped threshold (relative, without a baseline) did not fail: no annotation.
 pub fn threshold_annotations(results: &Results, file: Option<&str>) -> Vec<String> {
     results
         .thresholds
         .iter()
-        .filter(|t| !t.passed)
+        .filter(|t| t.failed())
         .map(|t| {
             let line = t.line.max(1).to_string();
             let mut props = vec![("title", format!("loadgate: {}", results.scenario))];
@@ -343,17 +368,35 @@ mod tests {
     }
 
     #[test]
-    fn every_secret_is_masked_and_multiline_values_line_by_line() {
+    fn every_secret_is_masked_in_every_form_and_multiline_values_line_by_line() {
         let mut secrets = Secrets::default();
-        secrets.add("s3cr3t");
+        secrets.add("S3cr3t/x y");
         secrets.add("line one\nline two");
         let mut out = Vec::new();
         mask_secrets(&secrets, &mut out);
-        assert_eq!(
-            String::from_utf8_lossy(&out),
-            "::add-mask::line one%0Aline two\n::add-mask::line one\n::add-mask::line two\n\
-             ::add-mask::s3cr3t\n"
-        );
+        let out = String::from_utf8_lossy(&out);
+        let masks: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("::add-mask::"))
+            .collect();
+        assert_eq!(masks.len(), out.lines().count(), "{out}");
+        for form in [
+            "S3cr3t/x y",
+            "S3cr3t/x%20y",
+            "S3cr3t%2Fx%20y",
+            "s3cr3t/x y",
+            "UzNjcjN0L3ggeQ==",
+            "line one\nline two",
+            "line one",
+            "line two",
+        ] {
+            // As the runner reads them: workflow-command escaped (`%` is `%25`).
+            let escaped = escape_data(form);
+            assert!(
+                masks.contains(&escaped.as_str()),
+                "{escaped} not in {masks:?}"
+            );
+        }
     }
 
     #[test]

@@ -11,6 +11,8 @@ mod comment;
 mod context;
 pub mod github;
 mod gitlab;
+#[cfg(test)]
+mod hardening_tests;
 mod http;
 #[cfg(test)]
 mod publish_tests;
@@ -105,6 +107,7 @@ impl<'a> Log<'a> {
     /// Adds a value that must never be shown (a token), even when it is short.
     pub(crate) fn hide(&mut self, value: &str) {
         self.secrets.add(value);
+        self.secrets.add_form(value);
     }
 
     /// What was published: a plain line on stderr, beside the run's own messages.

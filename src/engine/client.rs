@@ -23,6 +23,7 @@ use url::{Host, Url};
 
 use crate::plan::RequestPlan;
 
+use super::dns::Dns;
 use super::http1::H1Conn;
 use super::EngineError;
 
@@ -126,22 +127,19 @@ impl Origin {
         self.https
     }
 
-    async fn resolve(&self) -> io::Result<Vec<SocketAddr>> {
+    async fn resolve(&self, dns: &Dns) -> io::Result<Vec<SocketAddr>> {
         {
             let cached = self.addrs.borrow();
             if !cached.is_empty() {
                 return Ok(cached.clone());
             }
         }
-        let found: Vec<SocketAddr> = tokio::net::lookup_host((self.host.as_str(), self.port))
+        let found: Vec<SocketAddr> = dns
+            .lookup(&self.host)
             .await?
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, self.port))
             .collect();
-        if found.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("{} has no address", self.host),
-            ));
-        }
         *self.addrs.borrow_mut() = found.clone();
         Ok(found)
     }
@@ -375,8 +373,9 @@ pub(crate) enum ConnectError {
 pub(crate) async fn connect(
     origin: &Origin,
     tls: Option<&TlsConnector>,
+    dns: &Dns,
 ) -> Result<Conn, ConnectError> {
-    let addrs = origin.resolve().await.map_err(ConnectError::Connect)?;
+    let addrs = origin.resolve(dns).await.map_err(ConnectError::Connect)?;
     let tcp = TcpStream::connect(addrs.as_slice())
         .await
         .map_err(ConnectError::Connect)?;

@@ -9,29 +9,39 @@ use super::client::Conn;
 use super::{after, request, Ctx};
 
 pub(crate) async fn run(ctx: Rc<Ctx>, users: u32, ramp_up: Duration, think_time: Duration) {
-    let handles: Vec<_> = (0..users)
-        .map(|k| {
-            // User k starts at start + ramp_up * k / users: a linear ramp.
-            let offset = ramp_up.mul_f64(f64::from(k) / f64::from(users));
-            let begin = after(ctx.start, offset);
-            if ctx.users.is_some() {
-                tokio::task::spawn_local(super::flow::user(ctx.clone(), begin, think_time))
-            } else {
-                tokio::task::spawn_local(user(ctx.clone(), begin, think_time))
-            }
-        })
-        .collect();
+    // Users are spawned when the ramp reaches them, not all at once: a user that has not started
+    // costs nothing, and the first ones send at once however many follow.
+    let mut handles = Vec::new();
+    for k in 0..users {
+        // User k starts at start + ramp_up * k / users: a linear ramp.
+        let offset = ramp_up.mul_f64(f64::from(k) / f64::from(users));
+        let begin = after(ctx.start, offset);
+        if begin >= ctx.deadline {
+            break;
+        }
+        if begin > Instant::now() {
+            tokio::time::sleep_until(tokio::time::Instant::from_std(begin)).await;
+        } else if k % 256 == 255 {
+            // Many users due at once: let the started ones run meanwhile.
+            tokio::task::yield_now().await;
+        }
+        if ctx.past_deadline() {
+            break;
+        }
+        handles.push(if ctx.users.is_some() {
+            // Per-user state (feeds, captures, cookies, flows): issue 13's loop.
+            tokio::task::spawn_local(super::flow::user(ctx.clone(), begin, think_time))
+        } else {
+            tokio::task::spawn_local(user(ctx.clone(), think_time))
+        });
+    }
     for handle in handles {
         // A user task only ends by returning; a panic in one would be a bug, not a result.
         let _ = handle.await;
     }
 }
 
-async fn user(ctx: Rc<Ctx>, begin: Instant, think_time: Duration) {
-    tokio::time::sleep_until(tokio::time::Instant::from_std(begin)).await;
-    if ctx.past_deadline() {
-        return;
-    }
+async fn user(ctx: Rc<Ctx>, think_time: Duration) {
     ctx.active.set(ctx.active.get() + 1);
     // One connection per origin the requests go to; almost always one.
     let mut conns: Vec<Option<Conn>> = (0..ctx.origins.len()).map(|_| None).collect();

@@ -336,7 +336,8 @@ async fn step(
                 } else if ok && extra.reads_body {
                     MAX_CAPTURE_BODY + 1
                 } else if wants_sample(status) {
-                    SAMPLE_BODY
+                    // Past the cut by the longest secret form: masked whole, then cut.
+                    SAMPLE_BODY + ctx.plan.secrets.longest()
                 } else {
                     0
                 },
@@ -456,7 +457,12 @@ async fn step(
                     kind,
                     status,
                     message: user.mask(&message),
-                    body: Some(user.mask(&sample_body(&reply))),
+                    // Masked first, then cut (with a secret's beginning at the cut masked).
+                    body: Some(
+                        ctx.plan
+                            .secrets
+                            .mask_cut(&user.mask(&sample_body(&reply)), SAMPLE_BODY),
+                    ),
                 });
             }
         }
@@ -480,11 +486,15 @@ fn status_line(status: u16) -> String {
     format!("HTTP/1.1 {status} {reason}").trim_end().to_string()
 }
 
+/// A bound on what a decoded (gzip) body contributes to a sample before masking.
+const MAX_SECRET_SLACK: usize = 64 * 1024;
+
 fn sample_body(reply: &Reply) -> String {
     let body = capture::decoded(reply)
         .unwrap_or_else(|_| reply.body.as_deref().unwrap_or_default().into());
-    let cut = &body[..body.len().min(SAMPLE_BODY)];
-    String::from_utf8_lossy(cut).into_owned()
+    // What was kept: SAMPLE_BODY plus the longest secret form; the caller masks, then cuts.
+    let kept = &body[..body.len().min(SAMPLE_BODY + MAX_SECRET_SLACK)];
+    String::from_utf8_lossy(kept).into_owned()
 }
 
 /// The request target of rendered bytes (`METHOD SP target SP ...`).

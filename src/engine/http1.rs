@@ -95,6 +95,12 @@ pub(crate) fn parse_head(buf: &[u8], head_request: bool) -> io::Result<Option<He
     };
     // `Complete` guarantees both; a default keeps this panic-free whatever httparse does.
     let status = response.code.unwrap_or(0);
+    if !(100..=599).contains(&status) {
+        // httparse takes any three digits; `000` or `999` is no answer a client can act on.
+        return Err(invalid(format!(
+            "status code {status:03} is outside 100-599"
+        )));
+    }
     let http10 = response.version == Some(0);
     let mut length: Option<u64> = None;
     let mut chunked = false;

@@ -9,6 +9,7 @@ mod capture;
 mod client;
 mod closed;
 mod cookies;
+mod dns;
 mod flow;
 mod http1;
 mod http1_body;
@@ -25,6 +26,8 @@ pub use user::MAX_CAPTURE_BODY;
 
 #[cfg(test)]
 mod bench;
+#[cfg(test)]
+mod hardening_tests;
 #[cfg(test)]
 mod http1_tests;
 #[cfg(test)]
@@ -43,6 +46,36 @@ use crate::plan::{LoadPlan, Plan};
 use crate::stats::{Interval, Recorder};
 
 pub use stop::Stop;
+
+/// Entry points for the fuzz targets (`fuzz/`): the HTTP/1.1 response parser as the client runs
+/// it. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses `bytes` as one response (head, then the body's framing to its end), as a
+    /// plain-http connection reads it. Returns the status when a whole head was there. Never
+    /// panics, whatever the bytes.
+    pub fn http1_response(bytes: &[u8], head_request: bool) -> Option<u16> {
+        let head = super::http1::parse_head(bytes, head_request).ok()??;
+        let mut body = super::http1::Body::new(head.framing);
+        let mut rest = bytes.get(head.len..)?;
+        let mut seen = 0usize;
+        while !rest.is_empty() && !body.is_done() {
+            // Odd pieces, as reads bring them.
+            let piece = rest.len().min(7 + seen % 13);
+            let used = body
+                .decode(&rest[..piece], &mut |data| seen += data.len())
+                .ok()?;
+            if used == 0 {
+                break;
+            }
+            rest = &rest[used.min(rest.len())..];
+        }
+        if !body.is_done() {
+            let _ = body.finish();
+        }
+        Some(head.status)
+    }
+}
 
 use client::{Origin, Prepared};
 
@@ -100,6 +133,7 @@ pub fn run_thread(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let dns = dns::Dns::new(plan.timeout);
     let ctx = Rc::new(Ctx {
         recorder: RefCell::new(Recorder::new(plan.labels.len())),
         timeout: plan.timeout,
@@ -109,6 +143,7 @@ pub fn run_thread(
         origins,
         users,
         tls,
+        dns,
         active: Cell::new(0),
         second: Cell::new(0),
         start,
@@ -118,6 +153,10 @@ pub fn run_thread(
         max_lag_us: Cell::new(0),
     });
     let cpu_before = thread_cpu_time();
+    // Every request started before the deadline ends within its timeout; past that (and a little
+    // slack for the last responses to be recorded) nothing the thread still holds is waited for,
+    // however far behind an overloaded generator is.
+    let hard_end = after(ctx.deadline, ctx.timeout.saturating_add(HARD_END_SLACK));
     let local = LocalSet::new();
     let stopped = local.block_on(&runtime, async {
         tokio::task::spawn_local(ticker(ctx.clone()));
@@ -125,6 +164,7 @@ pub fn run_thread(
             biased;
             _ = stop.wait() => true,
             _ = run_load(ctx.clone(), load) => false,
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(hard_end)) => false,
         };
         ctx.flush();
         stopped
@@ -140,6 +180,9 @@ pub fn run_thread(
     };
     Ok(report)
 }
+
+/// How long past the deadline plus the timeout a thread waits for its last requests.
+const HARD_END_SLACK: Duration = Duration::from_millis(250);
 
 fn has_load(load: &LoadPlan) -> bool {
     match *load {
@@ -183,6 +226,7 @@ pub(crate) struct Ctx {
     /// The per-user path's prepared state; None for a plan of fixed requests.
     pub users: Option<user::UserCtx>,
     pub tls: Option<TlsConnector>,
+    pub dns: dns::Dns,
     pub recorder: RefCell<Recorder>,
     /// Users running (closed) or arrivals in flight (open).
     pub active: Cell<u64>,

@@ -25,17 +25,29 @@ pub(crate) async fn run(ctx: Rc<Ctx>, rate: f64, ramp_up: Duration, max_in_fligh
     });
     let first_label = ctx.requests.first().map(|r| r.label);
     let schedule = Schedule::new(rate, ramp_up);
+    let deadline_offset = ctx.deadline.saturating_duration_since(ctx.start);
     let mut pacer = Pacer::new();
     let mut late_in_a_row = 0u32;
-    for n in 0u64.. {
-        let Some(offset) = schedule.arrival(n) else {
-            break;
-        };
+    let mut n = 0u64;
+    while let Some(offset) = schedule.arrival(n) {
         let scheduled = after(ctx.start, offset);
         if scheduled >= ctx.deadline {
             break;
         }
-        if pacer.wait_until(scheduled).await {
+        let on_time = pacer.wait_until(scheduled).await;
+        let now = Instant::now();
+        if now >= ctx.deadline || ctx.stop.is_triggered() {
+            // The generator fell behind its schedule (or was stopped): the arrivals it has not
+            // released by now never will be. Counted, so that the figures still add up.
+            if now >= ctx.deadline {
+                let never = schedule.count_before(deadline_offset).saturating_sub(n);
+                if let Some(label) = first_label {
+                    ctx.recorder.borrow_mut().label(label).record_skipped(never);
+                }
+            }
+            break;
+        }
+        if on_time {
             late_in_a_row = 0;
         } else {
             // Behind schedule the loop would not yield at all: let the arrivals it spawned and
@@ -46,12 +58,25 @@ pub(crate) async fn run(ctx: Rc<Ctx>, rate: f64, ramp_up: Duration, max_in_fligh
             }
         }
         if shared.in_flight.get() >= u64::from(max_in_flight) {
-            // Counted, not delayed: a delayed arrival would hide the target's queueing.
+            // Counted, not delayed: a delayed arrival would hide the target's queueing. Every
+            // arrival due by now finds the slots as full (nothing ran in between), so they are
+            // dropped at once: at a rate far above what the generator can send, one step per
+            // arrival would never catch up with the clock.
+            let due = schedule
+                .count_before(now.saturating_duration_since(ctx.start))
+                .max(n + 1);
             if let Some(label) = first_label {
-                ctx.recorder.borrow_mut().label(label).record_dropped();
+                ctx.recorder
+                    .borrow_mut()
+                    .label(label)
+                    .record_dropped_n(due - n);
             }
+            n = due;
+            // Let the arrivals in flight run, so that slots can free up.
+            tokio::task::yield_now().await;
             continue;
         }
+        n += 1;
         shared.in_flight.set(shared.in_flight.get() + 1);
         ctx.active.set(shared.in_flight.get());
         shared.released.borrow_mut().push_back(scheduled);
@@ -177,14 +202,42 @@ impl Schedule {
     /// reaches `n`. During the ramp the integral is rate·t²/(2·ramp), after it
     /// rate·ramp/2 + rate·(t − ramp). None when the offset is not a representable duration.
     fn arrival(&self, n: u64) -> Option<Duration> {
+        Duration::try_from_secs_f64(self.offset_secs(n)).ok()
+    }
+
+    fn offset_secs(&self, n: u64) -> f64 {
         let n = n as f64;
         let in_ramp = self.rate * self.ramp / 2.0;
-        let secs = if n < in_ramp {
+        if n < in_ramp {
             (2.0 * self.ramp * n / self.rate).sqrt()
         } else {
             self.ramp + (n - in_ramp) / self.rate
+        }
+    }
+
+    /// How many arrivals fall before `t` (offset from the start): the smallest `n` whose offset
+    /// is at or after `t`, saturating at `u64::MAX`.
+    fn count_before(&self, t: Duration) -> u64 {
+        let t = t.as_secs_f64();
+        let integral = if t < self.ramp {
+            self.rate * t * t / (2.0 * self.ramp)
+        } else {
+            self.rate * self.ramp / 2.0 + self.rate * (t - self.ramp)
         };
-        Duration::try_from_secs_f64(secs).ok()
+        // `as` saturates (and maps NaN to 0).
+        let mut n = integral.ceil().max(0.0) as u64;
+        // Rounding can put the boundary one off either way: settle it on the offsets themselves
+        // (a few steps at most; bounded, whatever the float arithmetic does at extreme rates).
+        for _ in 0..4 {
+            if n > 0 && self.offset_secs(n - 1) >= t {
+                n -= 1;
+            } else if self.offset_secs(n) < t {
+                n = n.saturating_add(1);
+            } else {
+                break;
+            }
+        }
+        n
     }
 }
 
@@ -198,6 +251,30 @@ mod tests {
         assert_eq!(s.arrival(0), Some(Duration::ZERO));
         let t = s.arrival(50).unwrap().as_secs_f64();
         assert!((t - 0.5).abs() < 1e-9, "{t}");
+    }
+
+    #[test]
+    fn counts_before_an_offset_agree_with_arrivals() {
+        for (rate, ramp) in [
+            (100.0, 0.0),
+            (100.0, 2.0),
+            (7.5, 1.3),
+            (1e12, 0.0),
+            (1e12, 0.5),
+        ] {
+            let s = Schedule::new(rate, Duration::from_secs_f64(ramp));
+            for t in [0.0, 0.001, 0.5, 1.0, 2.0, 3.7] {
+                let n = s.count_before(Duration::from_secs_f64(t));
+                if n > 0 {
+                    assert!(s.offset_secs(n - 1) < t, "{rate} {ramp} {t}");
+                }
+                assert!(s.offset_secs(n) >= t, "{rate} {ramp} {t}");
+            }
+        }
+        let s = Schedule::new(100.0, Duration::ZERO);
+        assert_eq!(s.count_before(Duration::from_secs(1)), 100);
+        let s = Schedule::new(1e300, Duration::ZERO);
+        assert_eq!(s.count_before(Duration::from_secs(1)), u64::MAX);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::stats::{ErrorKind, FailureSample};
 
 use super::client::{self, header_size, micros, Conn, ConnectError, HyperConn, Prepared};
 use super::http1::H1Conn;
-use super::{after, Ctx};
+use super::{after, tls, Ctx};
 
 /// Hides secrets in text that leaves the engine (failure samples).
 pub(crate) trait Masker {
@@ -31,6 +31,12 @@ impl Masker for crate::plan::Secrets {
 
 /// Body bytes kept for a failure sample.
 pub(crate) const SAMPLE_BODY: usize = 200;
+
+/// Body bytes read for a failure sample: enough past the cut that a secret straddling it is seen
+/// whole and masked before the sample is cut to [`SAMPLE_BODY`].
+fn sample_room(ctx: &Ctx) -> usize {
+    SAMPLE_BODY + ctx.plan.secrets.longest()
+}
 
 /// Why a request got no response.
 pub(crate) enum Failure {
@@ -57,7 +63,7 @@ impl Failure {
     fn message(&self, timeout_ms: u128) -> String {
         match self {
             Failure::Connect(ConnectError::Connect(e)) => format!("connect: {e}"),
-            Failure::Connect(ConnectError::Tls(e)) => format!("tls: {e}"),
+            Failure::Connect(ConnectError::Tls(e)) => format!("tls: {}", tls::failure_words(e)),
             Failure::Connect(ConnectError::Io(e)) | Failure::Io(e) => with_sources(e),
             Failure::Wire(e) => with_sources(e),
             Failure::Timeout => {
@@ -173,7 +179,7 @@ async fn attempt(ctx: &Ctx, slot: &mut Option<Conn>, index: usize) -> Result<Don
                 let origin = &ctx.origins[req.origin];
                 // Boxed: the TLS handshake's state is large and rare, and inline it would size
                 // every user's future (kept for the whole run) to it.
-                let conn = Box::pin(client::connect(origin, ctx.tls.as_ref()))
+                let conn = Box::pin(client::connect(origin, ctx.tls.as_ref(), &ctx.dns))
                     .await
                     .map_err(Failure::Connect)?;
                 let took = micros(started, Instant::now());
@@ -212,7 +218,7 @@ async fn exchange(ctx: &Ctx, conn: &mut H1Conn, index: usize, reused: bool) -> T
                 .failures
                 .wants(ErrorKind::Status, Some(code));
         if wanted {
-            SAMPLE_BODY
+            sample_room(ctx)
         } else {
             0
         }
@@ -309,6 +315,13 @@ async fn read_body(
     let close = closes(&response);
     let status = response.status();
     let code = status.as_u16();
+    if !(100..=599).contains(&code) {
+        // hyper takes 100-999; outside 100-599 is no answer a client can act on.
+        return Err(Failure::Wire(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("status code {code} is outside 100-599"),
+        )));
+    }
     let ok = ctx.plan.requests[index].status_ok(code);
     let reason = status.canonical_reason().unwrap_or("");
     // "HTTP/1.1 200 OK\r\n", headers, "\r\n": close enough without the raw bytes.
@@ -329,7 +342,7 @@ async fn read_body(
         if let Some(data) = frame.data_ref() {
             received += data.len() as u64;
             if let Some((_, kept)) = sample.as_mut() {
-                let room = SAMPLE_BODY.saturating_sub(kept.len());
+                let room = sample_room(ctx).saturating_sub(kept.len());
                 kept.extend_from_slice(&data[..room.min(data.len())]);
             }
         }
@@ -370,7 +383,7 @@ fn record_response(
             kind: ErrorKind::Status,
             status: Some(done.status),
             message: secrets.mask(&line),
-            body: Some(secrets.mask(&String::from_utf8_lossy(&body))),
+            body: Some(secrets.mask_cut(&String::from_utf8_lossy(&body), SAMPLE_BODY)),
         });
     }
 }

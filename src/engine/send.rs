@@ -109,7 +109,7 @@ async fn attempt(
             Some(conn) => conn,
             None => {
                 let started = Instant::now();
-                let conn = Box::pin(client::connect(origin, ctx.tls.as_ref()))
+                let conn = Box::pin(client::connect(origin, ctx.tls.as_ref(), &ctx.dns))
                     .await
                     .map_err(Failure::Connect)?;
                 let took = micros(started, Instant::now());

@@ -81,11 +81,15 @@ pub(super) fn plan(requests: &[(&str, String)], load: LoadPlan) -> Plan {
 
 /// Runs the plan on `threads` engine threads, as the local executor will, and adds up what they
 /// sent.
-fn run(plan: Plan, threads: usize) -> (Aggregate, Vec<ThreadReport>) {
+pub(super) fn run(plan: Plan, threads: usize) -> (Aggregate, Vec<ThreadReport>) {
     run_with_stop(plan, threads, Stop::new())
 }
 
-fn run_with_stop(plan: Plan, threads: usize, stop: Stop) -> (Aggregate, Vec<ThreadReport>) {
+pub(super) fn run_with_stop(
+    plan: Plan,
+    threads: usize,
+    stop: Stop,
+) -> (Aggregate, Vec<ThreadReport>) {
     let plan = Arc::new(plan);
     let start = Instant::now() + 20 * MS;
     let (tx, rx) = mpsc::channel::<Interval>();

@@ -56,6 +56,26 @@ fn roots(ca_pem: Option<&str>) -> Result<RootCertStore, EngineError> {
     Ok(store)
 }
 
+/// A handshake failure in words, with what to do for the usual certificate problems (rustls's
+/// own text names enum variants such as `CaUsedAsEndEntity`).
+pub(crate) fn failure_words(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let hint = if text.contains("CaUsedAsEndEntity") {
+        "the server presents a CA certificate (CA:TRUE) as its own certificate; give the CA that          signed the server's certificate as `tls.ca_file` (not a CA:TRUE leaf), or set          `tls.insecure: true` for a test target"
+    } else if text.contains("UnknownIssuer") {
+        "the server's certificate is signed by a CA that is not trusted: give that CA as          `tls.ca_file`, or set `tls.insecure: true` for a test target"
+    } else if text.contains("NotValidForName") {
+        "the server's certificate is not valid for the host in the URL: use the name it was          issued for"
+    } else if text.contains("Expired") {
+        "the server's certificate has expired"
+    } else if text.contains("NotValidYet") {
+        "the server's certificate is not valid yet (check the clocks)"
+    } else {
+        return text;
+    };
+    format!("certificate refused: {hint}")
+}
+
 /// `tls.insecure: true`. DANGER: any certificate is accepted, so anyone on the path can pose as the
 /// target and read the traffic (credentials included). It exists for test environments with
 /// self-signed certificates whose CA is not at hand; `tls.ca_file` is the safe way. Handshake

@@ -14,6 +14,8 @@ pub struct ChartPoint {
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
+    /// No response completed in any second it covers (a stall).
+    pub empty: bool,
 }
 
 /// The timeline with at most [`MAX_POINTS`] points. Longer runs merge consecutive seconds and
@@ -25,24 +27,48 @@ pub fn downsample(timeline: &[TimelinePoint]) -> Vec<ChartPoint> {
         .chunks(per_point)
         .filter_map(|chunk| {
             let first = chunk.first()?;
-            let max = |f: fn(&TimelinePoint) -> f64| chunk.iter().map(f).fold(0.0, f64::max);
+            let max = |f: fn(&TimelinePoint) -> f64| {
+                chunk.iter().filter(|p| !p.empty).map(f).fold(0.0, f64::max)
+            };
             Some(ChartPoint {
                 t: first.t,
                 p50_ms: max(|p| p.p50_ms),
                 p95_ms: max(|p| p.p95_ms),
                 p99_ms: max(|p| p.p99_ms),
+                empty: chunk.iter().all(|p| p.empty),
             })
         })
         .collect()
 }
 
-/// The Mermaid block, or None when there are fewer than two seconds to draw.
+/// The Mermaid block, or None when there are fewer than two seconds to draw. Mermaid's lines
+/// cannot have gaps, so a second in which nothing completed carries the last value drawn, and its
+/// label on the x axis says so: a stall must not look like latency dropping to 0.
 pub fn mermaid(timeline: &[TimelinePoint]) -> Option<String> {
     if timeline.len() < 2 {
         return None;
     }
-    let points = downsample(timeline);
-    let xs: Vec<String> = points.iter().map(|p| p.t.to_string()).collect();
+    let mut points = downsample(timeline);
+    let mut last: Option<(f64, f64, f64)> = None;
+    for p in &mut points {
+        if p.empty {
+            if let Some((p50, p95, p99)) = last {
+                (p.p50_ms, p.p95_ms, p.p99_ms) = (p50, p95, p99);
+            }
+        } else {
+            last = Some((p.p50_ms, p.p95_ms, p.p99_ms));
+        }
+    }
+    let xs: Vec<String> = points
+        .iter()
+        .map(|p| {
+            if p.empty {
+                format!("\"{} none\"", p.t)
+            } else {
+                p.t.to_string()
+            }
+        })
+        .collect();
     let series = |f: fn(&ChartPoint) -> f64| -> String {
         points
             .iter()
@@ -59,6 +85,12 @@ pub fn mermaid(timeline: &[TimelinePoint]) -> Option<String> {
     let _ = writeln!(out, "    line \"p95\" [{}]", series(|p| p.p95_ms));
     let _ = writeln!(out, "    line \"p99\" [{}]", series(|p| p.p99_ms));
     out.push_str("```");
+    if points.iter().any(|p| p.empty) {
+        out.push_str(
+            "\n\n\"none\": no response completed in that second (a stall); the chart carries \
+             the last value there instead of drawing 0 ms.",
+        );
+    }
     Some(out)
 }
 
@@ -91,7 +123,29 @@ mod tests {
             p50_ms: p99 / 4.0,
             p95_ms: p99 / 2.0,
             p99_ms: p99,
+            empty: false,
         }
+    }
+
+    /// Issue 14 item 15: a stalled second was drawn as latency dropping to 0.
+    #[test]
+    fn a_second_without_responses_carries_the_last_value_and_is_labelled() {
+        let mut stall = point(2, 0.0);
+        stall.requests = 0;
+        stall.empty = true;
+        let timeline = [point(0, 40.0), point(1, 80.0), stall, point(3, 120.0)];
+        let text = mermaid(&timeline).unwrap();
+        assert!(
+            text.contains(r#"x-axis "seconds" [0, 1, "2 none", 3]"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"line "p99" [40, 80, 80, 120]"#), "{text}");
+        assert!(
+            text.contains("no response completed in that second"),
+            "{text}"
+        );
+        let quiet = mermaid(&[point(0, 1.0), point(1, 2.0)]).unwrap();
+        assert!(!quiet.contains("none"), "{quiet}");
     }
 
     #[test]

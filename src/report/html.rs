@@ -353,15 +353,18 @@ fn rate_series(
         .collect()
 }
 
-/// Seconds in which nothing completed have no latency: left out rather than drawn as 0 ms.
+/// Seconds in which nothing completed have no latency: a gap in the line (a NaN point, which the
+/// chart breaks the line at) rather than a drop to 0 ms.
 fn latency_series(
     timeline: &[TimelinePoint],
     f: impl Fn(&TimelinePoint) -> f64,
 ) -> Vec<(f64, f64)> {
     timeline
         .iter()
-        .filter(|p| p.requests > p.errors || f(p) > 0.0)
-        .map(|p| (f64::from(p.t), f(p)))
+        .map(|p| {
+            let empty = p.empty || (p.requests <= p.errors && f(p) <= 0.0);
+            (f64::from(p.t), if empty { f64::NAN } else { f(p) })
+        })
         .collect()
 }
 
@@ -573,7 +576,34 @@ mod tests {
             p50_ms: 1.0,
             p95_ms: 1.0,
             p99_ms: 1.0,
+            empty: false,
         }
+    }
+
+    /// Issue 14 item 15: a stalled second is a gap in the latency line, not a drop to 0 ms.
+    #[test]
+    fn a_second_without_responses_is_a_gap() {
+        let mut stall = point(1, 0);
+        stall.empty = true;
+        (stall.p50_ms, stall.p95_ms, stall.p99_ms) = (0.0, 0.0, 0.0);
+        let timeline = [point(0, 10), stall, point(2, 10), point(3, 10)];
+        let series = latency_series(&timeline, |p| p.p99_ms);
+        assert!(series[1].1.is_nan(), "{series:?}");
+        let svg = svg::render(&Chart {
+            id: "chart-gap",
+            title: "t".to_string(),
+            x: XAxis::Seconds,
+            y: YUnit::Ms,
+            lines: vec![Line {
+                name: "p99".to_string(),
+                color: "#000000",
+                dashed: false,
+                points: series,
+            }],
+        });
+        // One dot before the stall, one line after it, nothing across it.
+        assert_eq!(svg.matches("<polyline").count(), 1, "{svg}");
+        assert_eq!(svg.matches("<circle").count(), 1, "{svg}");
     }
 
     #[test]

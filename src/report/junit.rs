@@ -1,43 +1,122 @@
 //! junit.xml: one test case per threshold, so CI systems show a failed threshold as a failed test.
+//!
+//! Written by hand, to the intersection of what strict readers accept: Jenkins xunit-plugin's
+//! `junit-10.xsd` (no `disabled` on `<testsuite>`), the common `junit-4.xsd` (`<skipped>` is
+//! text only, no `message`; the suite's children in the order properties, test cases, output)
+//! and GitLab, which keys test cases by name (so names are unique within the suite).
 
-use std::time::Duration;
-
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use std::fmt::Write;
 
 use super::escape::xml_safe;
 use super::format;
 use crate::results::{Results, ThresholdResult};
 
+/// One test case, before rendering.
+struct Case {
+    name: String,
+    classname: String,
+    outcome: Outcome,
+}
+
+enum Outcome {
+    Passed,
+    Skipped(String),
+    Failed { message: String, detail: String },
+}
+
 pub(crate) fn render(r: &Results) -> String {
     let scenario = xml_safe(&r.scenario);
-    let time = Duration::try_from_secs_f64(r.duration_s).unwrap_or(Duration::ZERO);
-
-    let mut suite = TestSuite::new(format!("loadgate: {scenario}"));
-    suite.set_time(time);
-    suite.add_properties([
-        Property::new("run_id", xml_safe(&r.run_id)),
-        Property::new("executor", xml_safe(&r.executor)),
-        Property::new("workers", r.workers.to_string()),
-        Property::new("started_at", xml_safe(&r.started_at)),
-        Property::new("partial", r.partial.to_string()),
-    ]);
-    if r.thresholds.is_empty() {
-        suite.add_test_case(run_case(r, &scenario));
+    // A duration Jenkins' SUREFIRE_TIME pattern accepts: digits, a point, three decimals.
+    let time = format!(
+        "{:.3}",
+        if r.duration_s.is_finite() {
+            r.duration_s.max(0.0)
+        } else {
+            0.0
+        }
+    );
+    let mut cases = if r.thresholds.is_empty() {
+        vec![run_case(r, &scenario)]
     } else {
-        suite.add_test_cases(r.thresholds.iter().map(|t| threshold_case(t, &scenario)));
-    }
-    if let Some(out) = system_out(r) {
-        suite.set_system_out(xml_safe(&out));
-    }
+        r.thresholds
+            .iter()
+            .map(|t| threshold_case(t, &scenario))
+            .collect()
+    };
+    unique_names(&mut cases, &r.thresholds);
+    let failures = cases
+        .iter()
+        .filter(|c| matches!(c.outcome, Outcome::Failed { .. }))
+        .count();
+    let skipped = cases
+        .iter()
+        .filter(|c| matches!(c.outcome, Outcome::Skipped(_)))
+        .count();
+    let tests = cases.len();
 
-    let mut report = Report::new("loadgate");
-    report.set_time(time);
-    report.add_test_suite(suite);
-    // Serialising into memory fails only on a bug in quick-junit; a CI job still gets a
-    // readable file saying so instead of a panic.
-    report
-        .to_string()
-        .unwrap_or_else(|e| fallback(&scenario, &e.to_string()))
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    // Writing into a String cannot fail.
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"loadgate\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"{time}\">"
+    );
+    let _ = writeln!(
+        out,
+        "    <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{time}\" timestamp=\"{}\">",
+        attr(&format!("loadgate: {scenario}")),
+        attr(&r.started_at)
+    );
+    out.push_str("        <properties>\n");
+    for (name, value) in [
+        ("run_id", xml_safe(&r.run_id)),
+        ("executor", xml_safe(&r.executor)),
+        ("workers", r.workers.to_string()),
+        ("started_at", xml_safe(&r.started_at)),
+        ("partial", r.partial.to_string()),
+    ] {
+        let _ = writeln!(
+            out,
+            "            <property name=\"{name}\" value=\"{}\"/>",
+            attr(&value)
+        );
+    }
+    out.push_str("        </properties>\n");
+    for case in &cases {
+        // Each threshold judged the whole run: its time is the run's.
+        let _ = write!(
+            out,
+            "        <testcase name=\"{}\" classname=\"{}\" time=\"{time}\"",
+            attr(&case.name),
+            attr(&case.classname)
+        );
+        match &case.outcome {
+            Outcome::Passed => out.push_str("/>\n"),
+            Outcome::Skipped(reason) => {
+                let _ = writeln!(
+                    out,
+                    ">\n            <skipped>{}</skipped>\n        </testcase>",
+                    text(reason)
+                );
+            }
+            Outcome::Failed { message, detail } => {
+                let _ = writeln!(
+                    out,
+                    ">\n            <failure message=\"{}\" type=\"threshold\">{}</failure>\n        </testcase>",
+                    attr(message),
+                    text(detail)
+                );
+            }
+        }
+    }
+    if let Some(system_out) = system_out(r) {
+        let _ = writeln!(
+            out,
+            "        <system-out>{}</system-out>",
+            text(&system_out)
+        );
+    }
+    out.push_str("    </testsuite>\n</testsuites>\n");
+    out
 }
 
 fn classname(scenario: &str, label: Option<&str>) -> String {
@@ -47,31 +126,56 @@ fn classname(scenario: &str, label: Option<&str>) -> String {
     }
 }
 
-fn threshold_case(t: &ThresholdResult, scenario: &str) -> TestCase {
-    let status = if t.skipped {
-        let mut status = TestCaseStatus::skipped();
+fn threshold_case(t: &ThresholdResult, scenario: &str) -> Case {
+    let outcome = if t.skipped {
         let reason = t.reason.as_deref().unwrap_or("no baseline run");
-        status.set_message(xml_safe(&format!("skipped: {reason}")));
-        status
+        Outcome::Skipped(xml_safe(&format!("skipped: {reason}")))
     } else if t.passed {
-        TestCaseStatus::success()
+        Outcome::Passed
     } else {
-        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-        status.set_message(xml_safe(&failure_message(t)));
-        status.set_type("threshold");
-        let mut description = format!("{} does not hold", t.expr);
+        let mut detail = format!("{} does not hold", t.expr);
         if t.line > 0 {
-            description.push_str(&format!(" (scenario line {})", t.line));
+            detail.push_str(&format!(" (scenario line {})", t.line));
         }
         if t.abort {
-            description.push_str("; an abort threshold: the run was stopped when it broke");
+            detail.push_str("; an abort threshold: the run was stopped when it broke");
         }
-        status.set_description(xml_safe(&description));
-        status
+        Outcome::Failed {
+            message: xml_safe(&failure_message(t)),
+            detail: xml_safe(&detail),
+        }
     };
-    let mut case = TestCase::new(xml_safe(&t.expr), status);
-    case.set_classname(classname(scenario, t.label.as_deref()));
-    case
+    Case {
+        name: xml_safe(&t.expr),
+        classname: classname(scenario, t.label.as_deref()),
+        outcome,
+    }
+}
+
+/// Test names unique within the suite: GitLab keys cases by name and class, and would show two
+/// thresholds written alike (`p99 < 2s` and its `abort` twin) as one. An abort threshold says so;
+/// any remaining twin gets its position.
+fn unique_names(cases: &mut [Case], thresholds: &[ThresholdResult]) {
+    let key = |c: &Case| (c.classname.clone(), c.name.clone());
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for i in 0..cases.len() {
+        let duplicate = |cases: &[Case], i: usize| {
+            cases
+                .iter()
+                .enumerate()
+                .any(|(j, c)| j != i && key(c) == key(&cases[i]))
+        };
+        if duplicate(cases, i) && thresholds.get(i).is_some_and(|t| t.abort) {
+            cases[i].name.push_str(" (abort)");
+        }
+        let mut n = 2;
+        let base = cases[i].name.clone();
+        while seen.contains(&key(&cases[i])) {
+            cases[i].name = format!("{base} #{n}");
+            n += 1;
+        }
+        seen.push(key(&cases[i]));
+    }
 }
 
 /// "p95 = 412 ms, limit < 300 ms".
@@ -94,17 +198,20 @@ pub(crate) fn failure_message(t: &ThresholdResult) -> String {
 }
 
 /// Without thresholds the run itself is the one test: it passed or it did not.
-fn run_case(r: &Results, scenario: &str) -> TestCase {
-    let status = if r.passed {
-        TestCaseStatus::success()
+fn run_case(r: &Results, scenario: &str) -> Case {
+    let outcome = if r.passed {
+        Outcome::Passed
     } else {
-        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-        status.set_message("the run did not pass");
-        status
+        Outcome::Failed {
+            message: "the run did not pass".to_string(),
+            detail: String::new(),
+        }
     };
-    let mut case = TestCase::new("run completed", status);
-    case.set_classname(classname(scenario, None));
-    case
+    Case {
+        name: "run completed".to_string(),
+        classname: classname(scenario, None),
+        outcome,
+    }
 }
 
 fn system_out(r: &Results) -> Option<String> {
@@ -115,7 +222,7 @@ fn system_out(r: &Results) -> Option<String> {
     }
     lines.extend(r.warnings.iter().map(|w| format!("Warning: {w}")));
     lines.extend(per_user_lines(r));
-    (!lines.is_empty()).then(|| lines.join("\n"))
+    (!lines.is_empty()).then(|| xml_safe(&lines.join("\n")))
 }
 
 /// Failed checks and captures, skipped requests and the flow mix (issue 13's figures).
@@ -128,7 +235,7 @@ fn per_user_lines(r: &Results) -> Vec<String> {
     }
     if r.total.skipped > 0 {
         lines.push(format!(
-            "Skipped requests (after a failed capture): {}.",
+            "Skipped requests (after a failed capture, or past the deadline): {}.",
             r.total.skipped
         ));
     }
@@ -139,19 +246,28 @@ fn per_user_lines(r: &Results) -> Vec<String> {
     lines
 }
 
-fn fallback(scenario: &str, error: &str) -> String {
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"loadgate\" tests=\"1\" \
-         failures=\"0\" errors=\"1\">\n<testsuite name=\"loadgate: {s}\" tests=\"1\" failures=\"0\" \
-         errors=\"1\">\n<testcase name=\"report\"><error message=\"{e}\"/></testcase>\n</testsuite>\n\
-         </testsuites>\n",
-        s = escape(scenario),
-        e = escape(error),
-    )
+/// Character data: `&`, `<` and `>` escaped (the text is already [`xml_safe`]).
+fn text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// An attribute value in double quotes; line breaks and tabs as references, so a parser keeps
+/// them instead of normalising them to spaces.
+fn attr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in xml_safe(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -93,7 +93,7 @@ pub fn write_all(results: &Results, out: &Path) -> std::io::Result<Written> {
 /// file and what is wrong with it.
 pub fn read_results(path: &Path) -> Result<Results, Error> {
     let shown = path.display();
-    let text = fs::read_to_string(path)
+    let text = crate::input::read_text_limited(path, crate::input::MAX_RESULTS_BYTES)
         .map_err(|e| Error::input(format!("{shown}: cannot read results: {e}")))?;
     parse_results(&text, &shown.to_string())
 }
@@ -124,5 +124,12 @@ pub fn parse_results(text: &str, shown: &str) -> Result<Results, Error> {
         }
     }
     // Parsed again from the text, not the value: only then do errors carry line and column.
-    serde_json::from_str(text).map_err(|e| Error::input(format!("{shown}: invalid results: {e}")))
+    let results: Results = serde_json::from_str(text)
+        .map_err(|e| Error::input(format!("{shown}: invalid results: {e}")))?;
+    // Every histogram is decoded once here, so that `report`, `compare` and `--baseline` refuse
+    // the same files, and nothing later meets a histogram it cannot read.
+    results
+        .to_aggregate()
+        .map_err(|e| Error::input(format!("{shown}: invalid results: {e}")))?;
+    Ok(results)
 }

@@ -135,11 +135,17 @@ pub fn render(chart: &Chart) -> String {
     out.push_str("</g>");
 
     for line in &chart.lines {
-        let pts: Vec<String> = line
+        // A point that is not finite (a second with no data) breaks the line: a gap, not a
+        // line drawn across it.
+        let runs: Vec<Vec<String>> = line
             .points
-            .iter()
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
-            .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
+            .split(|(x, y)| !(x.is_finite() && y.is_finite()))
+            .filter(|run| !run.is_empty())
+            .map(|run| {
+                run.iter()
+                    .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
+                    .collect()
+            })
             .collect();
         let dash = if line.dashed {
             r#" stroke-dasharray="7 5" stroke-opacity="0.75""#
@@ -147,23 +153,25 @@ pub fn render(chart: &Chart) -> String {
             ""
         };
         let _ = write!(out, "<g><title>{}</title>", escape(&line.name));
-        match pts.as_slice() {
-            [] => {}
-            [one] => {
-                let (x, y) = one.split_once(',').unwrap_or(("0", "0"));
-                let _ = write!(
-                    out,
-                    r#"<circle cx="{x}" cy="{y}" r="3.5" fill="{}"/>"#,
-                    line.color
-                );
-            }
-            many => {
-                let _ = write!(
-                    out,
-                    r#"<polyline fill="none" stroke="{}" stroke-width="2.2" stroke-linejoin="round" stroke-linecap="round"{dash} points="{}"/>"#,
-                    line.color,
-                    many.join(" ")
-                );
+        for pts in &runs {
+            match pts.as_slice() {
+                [] => {}
+                [one] => {
+                    let (x, y) = one.split_once(',').unwrap_or(("0", "0"));
+                    let _ = write!(
+                        out,
+                        r#"<circle cx="{x}" cy="{y}" r="3.5" fill="{}"/>"#,
+                        line.color
+                    );
+                }
+                many => {
+                    let _ = write!(
+                        out,
+                        r#"<polyline fill="none" stroke="{}" stroke-width="2.2" stroke-linejoin="round" stroke-linecap="round"{dash} points="{}"/>"#,
+                        line.color,
+                        many.join(" ")
+                    );
+                }
             }
         }
         out.push_str("</g>");

@@ -137,16 +137,28 @@ fn xsd() -> &'static Path {
     ))
 }
 
+/// Jenkins xunit-plugin's schema, vendored (see tests/fixtures/report/README.md).
+fn jenkins_xsd() -> &'static Path {
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/report/junit-10.xsd"
+    ))
+}
+
 /// Runs xmllint; Err(output) when the document is invalid. Fails the test when xmllint is not
 /// installed: a skipped validation would look like a passed one.
 fn validate(xml: &str) -> Result<(), String> {
+    validate_with(xml, xsd())
+}
+
+fn validate_with(xml: &str, xsd: &Path) -> Result<(), String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("junit.xml");
     std::fs::write(&file, xml).expect("write junit.xml");
     let out = match Command::new("xmllint")
         .arg("--noout")
         .arg("--schema")
-        .arg(xsd())
+        .arg(xsd)
         .arg(&file)
         .output()
     {
@@ -161,6 +173,61 @@ fn validate(xml: &str) -> Result<(), String> {
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
+}
+
+/// Issue 14 item 17: junit.xml failed junit-10.xsd (`disabled` on `<testsuite>`) and junit-4.xsd
+/// (`message` on `<skipped>`); test cases had no `time`; twin thresholds had the same name.
+#[test]
+fn junit_is_valid_for_strict_consumers() {
+    let mut skipping = fixtures::compared();
+    let twin = skipping.thresholds[0].clone();
+    let mut abort_twin = twin.clone();
+    abort_twin.abort = true;
+    skipping.thresholds.push(twin);
+    skipping.thresholds.push(abort_twin);
+    for (name, r) in [
+        ("passing", fixtures::passing()),
+        ("failing", fixtures::failing()),
+        ("partial", fixtures::partial()),
+        ("minimal", fixtures::minimal()),
+        ("compared", skipping.clone()),
+    ] {
+        let xml = junit(&r);
+        if let Err(e) = validate_with(&xml, jenkins_xsd()) {
+            panic!("{name} against junit-10.xsd: {e}\n{xml}");
+        }
+        assert!(!xml.contains("disabled="), "{name}");
+        // junit-4.xsd: `<skipped>` is text only.
+        assert!(!xml.contains("<skipped "), "{name}");
+        // Every test case has a time.
+        assert_eq!(
+            xml.matches("<testcase ").count(),
+            xml.matches("<testcase name=").count()
+        );
+        for case in xml.split("<testcase ").skip(1) {
+            let head = case.split('>').next().unwrap_or_default();
+            assert!(head.contains(" time=\""), "{name}: {head}");
+        }
+        // Names are unique per class.
+        let mut keys: Vec<String> = xml
+            .split("<testcase ")
+            .skip(1)
+            .map(|c| {
+                c.split('>')
+                    .next()
+                    .unwrap_or_default()
+                    .replace(" time=", "|")
+            })
+            .map(|head| head.split('|').next().unwrap_or_default().to_string())
+            .collect();
+        let all = keys.len();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), all, "{name}: duplicate test names\n{xml}");
+    }
+    let xml = junit(&skipping);
+    assert!(xml.contains("<skipped>skipped: "), "{xml}");
+    assert!(xml.contains(" (abort)\""), "{xml}");
 }
 
 #[test]
@@ -356,9 +423,7 @@ fn markdown_against_a_baseline() {
 fn junit_shows_skipped_thresholds_as_skipped() {
     let xml = junit(&fixtures::compared());
     assert!(
-        xml.contains(
-            "<skipped message=\"skipped: the baseline run has no `p95` of label `search`\"/>"
-        ),
+        xml.contains("<skipped>skipped: the baseline run has no `p95` of label `search`</skipped>"),
         "{xml}"
     );
     assert!(xml.contains("(baseline "), "{xml}");

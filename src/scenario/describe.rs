@@ -223,7 +223,8 @@ fn metric_words(metric: &Metric) -> String {
 /// `95` -> `95th`, `1` -> `1st`, `99.9` -> `99.9th`.
 fn ordinal(p: f64) -> String {
     if p.fract() != 0.0 {
-        return format!("{}th", number(p));
+        // Exactly as written: rounding 99.9999 for reading would call it the 100th.
+        return format!("{p}th");
     }
     let n = p as u64;
     let suffix = match (n % 10, n % 100) {
@@ -257,6 +258,8 @@ mod tests {
         assert_eq!(ordinal(52.0), "52nd");
         assert_eq!(ordinal(13.0), "13th");
         assert_eq!(ordinal(99.9), "99.9th");
+        // Issue 14 item 13: it was "100th".
+        assert_eq!(ordinal(99.9999), "99.9999th");
         assert_eq!(number(300.0), "300");
         assert_eq!(number(0.5), "0.5");
         assert_eq!(number(16.666_666), "16.667");

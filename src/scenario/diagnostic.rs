@@ -7,6 +7,8 @@ use serde_saphyr::{Location, MessageFormatter};
 
 use crate::plan::Secrets;
 
+use super::excerpt::{printable, snippet, Snippet};
+
 /// A problem in a scenario file. `Display` renders the whole diagnostic.
 #[derive(Debug, Clone)]
 pub struct ScenarioError {
@@ -23,12 +25,6 @@ struct Details {
     label: Option<String>,
     help: Option<String>,
     snippet: Option<Snippet>,
-}
-
-#[derive(Debug, Clone)]
-struct Snippet {
-    text: String,
-    width: usize,
 }
 
 impl ScenarioError {
@@ -128,7 +124,7 @@ impl fmt::Display for ScenarioError {
             let lead: String = snippet
                 .text
                 .chars()
-                .take(self.inner.column.saturating_sub(1))
+                .take(snippet.column.saturating_sub(1))
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
             let carets = "^".repeat(snippet.width.max(1));
@@ -145,20 +141,6 @@ impl fmt::Display for ScenarioError {
         }
         Ok(())
     }
-}
-
-/// Replaces control characters (terminal escapes, stray `\r`) one for one, so quoted source
-/// cannot drive the terminal and carets stay aligned.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() && c != '\t' {
-                '\u{fffd}'
-            } else {
-                c
-            }
-        })
-        .collect()
 }
 
 impl std::error::Error for ScenarioError {}
@@ -223,11 +205,7 @@ impl Source<'_> {
         err.inner.line = pos.line;
         err.inner.column = pos.column.max(1);
         if let Some(text) = self.line_text(pos.line) {
-            let remaining = text.chars().count().saturating_sub(err.inner.column - 1);
-            err.inner.snippet = Some(Snippet {
-                text: text.to_string(),
-                width: pos.len.clamp(1, remaining.max(1)),
-            });
+            err.inner.snippet = Some(snippet(text, err.inner.column, pos.len));
         }
         err
     }
@@ -365,6 +343,26 @@ impl Source<'_> {
             E::Eof { .. } => self
                 .error(pos, "the scenario file ended unexpectedly")
                 .with_help("a value or a closing bracket is missing"),
+            // The library's own words name its API ("use from_str_multiple", "use
+            // Option<String>") or dump a struct.
+            E::NullIntoString { .. } => self
+                .error(pos, "expected a value, found nothing (null)")
+                .label("expected text here")
+                .with_help("give a value, or remove the key"),
+            E::MultipleDocuments { .. } => self
+                .error(pos, "the scenario file holds more than one YAML document")
+                .label("a second document starts here")
+                .with_help("a scenario is one document: remove the `---` line, or keep each scenario in a file of its own"),
+            E::Budget { .. }
+            | E::AliasReplayCounterOverflow { .. }
+            | E::AliasReplayLimitExceeded { .. }
+            | E::AliasExpansionLimitExceeded { .. }
+            | E::AliasReplayStackDepthExceeded { .. } => self
+                .error(
+                    pos,
+                    "the scenario file is too large or too deeply nested to read (aliases, anchors, nesting or size beyond what a scenario needs)",
+                )
+                .with_help("write the values out instead of repeating them through many `*alias` references, and keep nesting shallow"),
             other => {
                 let message = serde_saphyr::DefaultMessageFormatter.format_message(other);
                 self.error(pos, message.into_owned())

@@ -9,6 +9,7 @@ mod describe;
 mod describe_users;
 mod diagnostic;
 mod duration;
+mod excerpt;
 mod model;
 mod model_users;
 mod requests;
@@ -22,6 +23,8 @@ mod vars;
 
 #[cfg(test)]
 mod error_tests;
+#[cfg(test)]
+mod hardening_tests;
 #[cfg(test)]
 mod tests;
 
@@ -47,12 +50,13 @@ pub struct Loaded {
 /// directory.
 pub fn load(path: &Path, env: &dyn Env) -> Result<Loaded, ScenarioError> {
     let file_name = path.display().to_string();
-    let source = std::fs::read_to_string(path).map_err(|err| {
-        ScenarioError::without_position(
-            &file_name,
-            format!("cannot read scenario file `{file_name}`: {err}"),
-        )
-    })?;
+    let source =
+        crate::input::read_text_limited(path, crate::input::MAX_SCENARIO_BYTES).map_err(|err| {
+            ScenarioError::without_position(
+                &file_name,
+                format!("cannot read scenario file `{file_name}`: {err}"),
+            )
+        })?;
     let base_dir = path.parent().unwrap_or_else(|| Path::new(""));
     parse_str(&source, &file_name, base_dir, env)
 }

@@ -1,5 +1,7 @@
 //! Requests: method, URL (target + path, or absolute url), merged headers, body, expected status.
 
+use std::collections::HashMap;
+
 use serde_saphyr::Spanned;
 use url::Url;
 
@@ -54,6 +56,11 @@ impl Resolver<'_> {
                     (self.http_url(&text, url, "url")?, url.value.trim())
                 }
             };
+        let mut url = url;
+        let auth = match &request.url {
+            Some(_) => self.take_userinfo(&mut url),
+            None => self.target_auth.clone(),
+        };
         // The default name is built from the text as written, so a `${VAR}` in the path never
         // puts its value into labels, reports or history.
         let name = match &request.name {
@@ -72,9 +79,18 @@ impl Resolver<'_> {
         for list in [defaults, request.headers.as_ref()].into_iter().flatten() {
             headers = self.headers(list, headers, &mut dynamic.headers)?;
         }
-        let body =
-            match (&request.body, &request.body_file) {
-                (Some(_), Some(file)) => return Err(self
+        if let Some(auth) = auth {
+            // A header the scenario gives itself wins over the URL's userinfo.
+            if !headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+            {
+                headers.push(("Authorization".to_string(), auth));
+            }
+        }
+        let body = match (&request.body, &request.body_file) {
+            (Some(_), Some(file)) => {
+                return Err(self
                     .error(
                         &file.referenced,
                         "a request has both `body` and `body_file`",
@@ -82,24 +98,25 @@ impl Resolver<'_> {
                     .label("remove `body_file` or `body`")
                     .with_help(
                         "`body` is the text itself; `body_file` names a file holding it. Keep one.",
-                    )),
-                (Some(body), None) if is_template(&body.value) => {
-                    dynamic.body = Some(self.template(&body.value, body, "`body`", false)?);
-                    None
-                }
-                (Some(body), None) => Some(self.subst(body, "`body`")?),
-                (None, Some(file)) => {
-                    let text = self.read_file(file, "body_file")?;
-                    if is_template(&text) {
-                        let what = format!("body_file `{}`", file.value.trim());
-                        dynamic.body = Some(self.template(&text, file, &what, true)?);
-                        return self.finish(name, method, url, headers, None, request, dynamic);
-                    }
+                    ))
+            }
+            (Some(body), None) if is_template(&body.value) => {
+                dynamic.body = Some(self.template(&body.value, body, "`body`", false)?);
+                None
+            }
+            (Some(body), None) => Some(self.subst(body, "`body`")?),
+            (None, Some(file)) => {
+                let text = self.read_file(file, "body_file", crate::input::MAX_BODY_FILE_BYTES)?;
+                if is_template(&text) {
                     let what = format!("body_file `{}`", file.value.trim());
-                    Some(self.subst_text(&text, file, &what)?)
+                    dynamic.body = Some(self.template(&text, file, &what, true)?);
+                    return self.finish(name, method, url, headers, None, request, dynamic);
                 }
-                (None, None) => None,
-            };
+                let what = format!("body_file `{}`", file.value.trim());
+                Some(self.subst_text(&text, file, &what)?)
+            }
+            (None, None) => None,
+        };
         self.finish(name, method, url, headers, body, request, dynamic)
     }
 
@@ -186,6 +203,12 @@ impl Resolver<'_> {
         mut base: Vec<(String, String)>,
         templated: &mut Vec<(String, Template)>,
     ) -> Result<Vec<(String, String)>> {
+        // By lower-cased name: a linear search per header made 100k headers quadratic.
+        let mut index: HashMap<String, usize> = base
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _))| (n.to_ascii_lowercase(), i))
+            .collect();
         for (name_node, value_node) in own {
             let name = name_node.value.trim();
             if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
@@ -199,7 +222,15 @@ impl Resolver<'_> {
             let what = format!("header `{name}`");
             templated.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
             if is_template(&value_node.value) {
-                base.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+                if index.contains_key(&name.to_ascii_lowercase()) {
+                    base.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+                    // Positions moved: index again (only for a templated header over a plain one).
+                    index = base
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (n, _))| (n.to_ascii_lowercase(), i))
+                        .collect();
+                }
                 let t = self.template(&value_node.value, value_node, &what, false)?;
                 templated.push((name.to_string(), t));
                 continue;
@@ -214,9 +245,12 @@ impl Resolver<'_> {
                     )
                     .label("line breaks, control characters and non-ASCII text are not allowed"));
             }
-            match base.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
-                Some(slot) => *slot = (name.to_string(), value),
-                None => base.push((name.to_string(), value)),
+            match index.get(&name.to_ascii_lowercase()) {
+                Some(&i) => base[i] = (name.to_string(), value),
+                None => {
+                    index.insert(name.to_ascii_lowercase(), base.len());
+                    base.push((name.to_string(), value));
+                }
             }
         }
         Ok(base)

@@ -4,10 +4,13 @@
 use std::path::Path;
 use std::time::Duration;
 
+use base64::Engine;
+use percent_encoding::percent_decode_str;
 use serde_saphyr::Spanned;
 use url::Url;
 
 use crate::plan::{LoadPlan, Plan, Secrets};
+use crate::secrets::MIN_SECRET_CHARS;
 
 use super::diagnostic::{Pos, ScenarioError, Source};
 use super::duration::{parse_duration, parse_rate, ValueError};
@@ -21,6 +24,11 @@ pub(crate) type Result<T> = std::result::Result<T, ScenarioError>;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_NAME_CHARS: usize = 100;
 const MAX_WORKERS: i64 = 1000;
+/// Connections one generator (a Fargate task, or this machine) can hold: each virtual user or
+/// arrival in flight needs a socket, and one source address has at most 64,511 ports towards
+/// one target address (28,232 with Linux's default `ip_local_port_range`). Beyond it a run
+/// cannot send what it claims, so it is refused rather than left to fail slowly.
+pub(crate) const MAX_CONNECTIONS_PER_WORKER: u32 = 50_000;
 
 const LOAD_MODELS: &str = "give one load model: `concurrency: 50` (closed: 50 virtual users, each \
     sending its next request when the last one is done) or `rate: 100/s` (open: 100 arrivals per \
@@ -33,6 +41,8 @@ pub(crate) struct Resolver<'a> {
     pub(super) env: &'a dyn Env,
     pub secrets: Secrets,
     pub warnings: Vec<String>,
+    /// `Authorization: Basic ...` from the userinfo of `target` (`http://user:pw@host`).
+    pub(super) target_auth: Option<String>,
     /// Names templates may use at the point being resolved.
     pub(super) scope: Scope,
     /// Upper end of a `think_time` range.
@@ -47,6 +57,7 @@ impl<'a> Resolver<'a> {
             env,
             secrets: Secrets::default(),
             warnings: Vec::new(),
+            target_auth: None,
             scope: Scope::default(),
             think_max: None,
         }
@@ -63,7 +74,7 @@ impl<'a> Resolver<'a> {
             Some(node) => self.int_in(node, 1, MAX_WORKERS, "workers")?,
             None => 1,
         };
-        let load = self.load(&scenario.load, timeout)?;
+        let load = self.load(&scenario.load, timeout, workers)?;
         let target = scenario
             .target
             .as_ref()
@@ -122,7 +133,8 @@ impl<'a> Resolver<'a> {
         Ok(name.to_string())
     }
 
-    fn load(&mut self, node: &Spanned<Load>, timeout: Duration) -> Result<LoadPlan> {
+    fn load(&mut self, node: &Spanned<Load>, timeout: Duration, workers: u32) -> Result<LoadPlan> {
+        let most = MAX_CONNECTIONS_PER_WORKER.saturating_mul(workers.max(1));
         let load = &node.value;
         let at = self
             .src
@@ -161,8 +173,18 @@ impl<'a> Resolver<'a> {
                         .label("not used with `concurrency`")
                         .with_help("the closed model is bounded by `concurrency` itself: remove `max_in_flight`, or use `rate` instead of `concurrency`"));
                 }
+                let users = self.int_in(concurrency, 1, i64::from(u32::MAX), "concurrency")?;
+                if users > most {
+                    return Err(self.too_many(
+                        &concurrency.referenced,
+                        "concurrency",
+                        users,
+                        most,
+                        workers,
+                    ));
+                }
                 Ok(LoadPlan::Closed {
-                    concurrency: self.int_in(concurrency, 1, i64::from(u32::MAX), "concurrency")?,
+                    concurrency: users,
                     ramp_up,
                     hold_for,
                     think_time: self.think_time(load.think_time.as_ref())?,
@@ -179,8 +201,20 @@ impl<'a> Resolver<'a> {
                     self.value_error(&rate_node.referenced, e, "a rate such as `100/s`")
                 })?;
                 let max_in_flight = match &load.max_in_flight {
-                    Some(n) => self.int_in(n, 1, i64::from(u32::MAX), "max_in_flight")?,
-                    None => default_max_in_flight(rate, timeout),
+                    Some(n) => {
+                        let slots = self.int_in(n, 1, i64::from(u32::MAX), "max_in_flight")?;
+                        if slots > most {
+                            return Err(self.too_many(
+                                &n.referenced,
+                                "max_in_flight",
+                                slots,
+                                most,
+                                workers,
+                            ));
+                        }
+                        slots
+                    }
+                    None => default_max_in_flight(rate, timeout).min(most),
                 };
                 Ok(LoadPlan::Open {
                     rate,
@@ -192,6 +226,25 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// A size no generator can hold (see [`MAX_CONNECTIONS_PER_WORKER`]).
+    fn too_many(
+        &self,
+        at: &serde_saphyr::Location,
+        what: &str,
+        value: u32,
+        most: u32,
+        workers: u32,
+    ) -> ScenarioError {
+        self.error(
+            at,
+            format!("`{what}` is {value}, more than {most} connections at once for {workers} worker(s)"),
+        )
+        .label(format!("expected at most {most}"))
+        .with_help(format!(
+            "each virtual user or request in flight holds a connection, and one generator holds at most {MAX_CONNECTIONS_PER_WORKER} (its ports towards one target run out, and memory with them): lower `{what}`, or spread it over more `workers` on Fargate"
+        ))
+    }
+
     fn target(&mut self, node: &Spanned<String>) -> Result<Url> {
         if super::template::is_template(&node.value) {
             return Err(self
@@ -200,7 +253,8 @@ impl<'a> Resolver<'a> {
                 .with_help("connections are kept per origin (scheme, host, port); template each request's `path` instead"));
         }
         let text = self.subst(node, "`target`")?;
-        let url = self.http_url(&text, node, "target")?;
+        let mut url = self.http_url(&text, node, "target")?;
+        self.target_auth = self.take_userinfo(&mut url);
         if url.query().is_some() || url.fragment().is_some() {
             return Err(self
                 .error(
@@ -241,6 +295,27 @@ impl<'a> Resolver<'a> {
         Ok(url)
     }
 
+    /// Takes the userinfo out of `url` (`http://user:pw@host`) and returns it as the value of an
+    /// `Authorization: Basic` header, which is how a browser or curl sends it. The credential is
+    /// masked wherever it appears, whether or not it came from `${VAR}`.
+    pub(super) fn take_userinfo(&mut self, url: &mut Url) -> Option<String> {
+        if url.username().is_empty() && url.password().is_none() {
+            return None;
+        }
+        let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+        let user = decode(url.username());
+        let password = url.password().map(decode).unwrap_or_default();
+        // Cannot fail: the URL has a host (checked by `http_url`).
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        self.secrets.add_form(&token);
+        if !password.is_empty() {
+            self.secrets.add(&password);
+        }
+        Some(format!("Basic {token}"))
+    }
+
     /// Substitutes `${VAR}` in a node's text; `what` names the node for messages.
     pub(super) fn subst(&mut self, node: &Spanned<String>, what: &str) -> Result<String> {
         match substitute(&node.value, self.env, &mut self.secrets) {
@@ -266,15 +341,29 @@ impl<'a> Resolver<'a> {
     fn var_error(&self, err: VarError, at: &serde_saphyr::Location, what: &str) -> ScenarioError {
         let node = Pos::of(at);
         match err {
-            VarError::Unset { name, .. } => {
-                let reference = format!("${{{name}}}");
-                let pos = self.find_on_line(node, &reference).unwrap_or(node);
+            VarError::Unset { name, empty, .. } => {
+                let pos = self.find_reference(node, &name);
+                let state = if empty { "is empty" } else { "is not set" };
                 self.src
-                    .error(pos, format!("environment variable {name} is not set"))
+                    .error(pos, format!("environment variable {name} {state}"))
                     .label(format!("used in {what}"))
                     .with_help(format!(
-                        "set {name} in the environment of the run (in CI, from a secret or variable); write `$${{` for a literal `${{`"
+                        "set {name} in the environment of the run (in CI, from a secret or variable), or give a default: `${{{name}:-value}}`; write `$${{` for a literal `${{`"
                     ))
+            }
+            VarError::Short { name, .. } => {
+                let pos = self.find_reference(node, &name);
+                self.src
+                    .error(
+                        pos,
+                        format!(
+                            "the value of environment variable {name} is shorter than {MIN_SECRET_CHARS} characters"
+                        ),
+                    )
+                    .label(format!("used in {what}"))
+                    .with_help(
+                        "`${VAR}` values are secrets, masked in every output, and a value this short cannot be masked without wrecking the reports: use a longer secret, or write a value that is not secret into the scenario file itself (generate the file in the CI step if it varies)",
+                    )
             }
             VarError::BadName { .. } => self
                 .src
@@ -282,6 +371,13 @@ impl<'a> Resolver<'a> {
                 .label("expected `${NAME}`")
                 .with_help("a reference is `${NAME}`, NAME made of letters, digits and `_` and not starting with a digit; write `$${` for a literal `${`"),
         }
+    }
+
+    /// Where `${NAME}` (or `${NAME:-...}`) is on the node's line; the node itself if not there.
+    fn find_reference(&self, node: Pos, name: &str) -> Pos {
+        self.find_on_line(node, &format!("${{{name}}}"))
+            .or_else(|| self.find_on_line(node, &format!("${{{name}:-")))
+            .unwrap_or(node)
     }
 
     /// The position of `needle` on the node's line, at or after the node's column.
@@ -402,9 +498,14 @@ impl<'a> Resolver<'a> {
     }
 
     /// A path in the scenario, relative to the scenario file's directory.
-    pub(super) fn read_file(&self, node: &Spanned<String>, what: &str) -> Result<String> {
+    pub(super) fn read_file(
+        &self,
+        node: &Spanned<String>,
+        what: &str,
+        limit: u64,
+    ) -> Result<String> {
         let path = self.base_dir.join(node.value.trim());
-        std::fs::read_to_string(&path).map_err(|e| {
+        crate::input::read_text_limited(&path, limit).map_err(|e| {
             let dir = self.base_dir.display().to_string();
             let dir = if dir.is_empty() { ".".to_string() } else { dir };
             self.error(

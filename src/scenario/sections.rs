@@ -137,7 +137,7 @@ impl Resolver<'_> {
         let insecure = tls.insecure.unwrap_or(false);
         let ca_pem = match &tls.ca_file {
             Some(node) => {
-                let pem = self.read_file(node, "tls.ca_file")?;
+                let pem = self.read_file(node, "tls.ca_file", crate::input::MAX_CA_FILE_BYTES)?;
                 if !pem.contains("-----BEGIN CERTIFICATE-----") {
                     return Err(self
                         .error(&node.referenced, format!("`{}` holds no PEM certificate", node.value.trim()))

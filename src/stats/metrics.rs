@@ -62,7 +62,8 @@ pub struct MetricSet {
     pub requests: u64,
     pub errors: u64,
     pub dropped: u64,
-    /// Requests not sent because an earlier request of the user's iteration failed to capture.
+    /// Requests not sent: an earlier request of the user's iteration failed to capture, or (open
+    /// model) the deadline came before the generator, behind its schedule, released the arrival.
     pub skipped: u64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
@@ -170,6 +171,17 @@ impl MetricSet {
         self.dropped += 1;
     }
 
+    /// `n` arrivals dropped at once (the generator far behind a full `max_in_flight`).
+    #[inline]
+    pub fn record_dropped_n(&mut self, n: u64) {
+        self.dropped = self.dropped.saturating_add(n);
+    }
+
+    /// `n` arrivals never sent: the deadline came before the generator released them.
+    pub fn record_skipped(&mut self, n: u64) {
+        self.skipped = self.skipped.saturating_add(n);
+    }
+
     pub fn count_status(&mut self, status: u16, n: u64) {
         match self.status.iter_mut().find(|(s, _)| *s == status) {
             Some((_, c)) => *c += n,
@@ -206,8 +218,8 @@ impl MetricSet {
         let _ = self.connect.add(&other.connect);
         self.requests += other.requests;
         self.errors += other.errors;
-        self.dropped += other.dropped;
-        self.skipped += other.skipped;
+        self.dropped = self.dropped.saturating_add(other.dropped);
+        self.skipped = self.skipped.saturating_add(other.skipped);
         self.bytes_sent += other.bytes_sent;
         self.bytes_received += other.bytes_received;
         for &(s, n) in &other.status {

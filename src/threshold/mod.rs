@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+mod bounds;
 mod eval;
 mod foreign;
 mod parse;

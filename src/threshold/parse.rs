@@ -3,6 +3,7 @@
 //! Offsets in errors are byte offsets into the expression as given (untrimmed), so
 //! [`super::render_error`] can put the caret under the offending character.
 
+use super::bounds::measurable;
 use super::foreign::{k6_metric, taurus_criterion, taurus_metric, taurus_trailer};
 use super::relative::{self, Margin};
 use super::{Metric, Op, ParseError, Series, Stat, Threshold, Unit};
@@ -390,7 +391,10 @@ fn value(
     c.skip_ws();
     let unit_at = c.pos;
     let unit = unit_token(c);
-    convert(metric, name, n, number, unit).map_err(|message| error(unit_at, message))
+    let (limit, unit) =
+        convert(metric, name, n, number, unit).map_err(|message| error(unit_at, message))?;
+    measurable(limit, n, unit, number).map_err(|message| error(at, message))?;
+    Ok((limit, unit))
 }
 
 /// `baseline`, then optionally `+` or `-` and an amount: `N%` of the baseline's value, or N in
@@ -444,8 +448,9 @@ fn relative_limit(
     if metric == Metric::ErrorRate && unit == "pp" {
         return Ok(Margin::Absolute(sign * n));
     }
-    let (amount, _) =
+    let (amount, unit) =
         convert(metric, name, n, number, unit).map_err(|message| error(unit_at, message))?;
+    measurable(amount, n, unit, number).map_err(|message| error(at, message))?;
     Ok(Margin::Absolute(sign * amount))
 }
 

@@ -290,3 +290,33 @@ fn bad_relative_limits_point_at_the_problem() {
         assert_eq!(err.offset, offset, "{expr}: {}", err.message);
     }
 }
+
+/// Issue 14 item 13: limits no run can measure were accepted (and printed as 400 digits).
+#[test]
+fn limits_beyond_what_a_run_can_measure_are_refused() {
+    for expr in [
+        "p95 < 1e308ms",
+        "requests < 1e300",
+        "p95 < 1e-320ms",
+        "p99 < 0.5us",
+        "rps > 1e12",
+        "p95 < 1441m",
+        "p95 < baseline + 1e300ms",
+    ] {
+        let err = parse(expr).expect_err(expr);
+        assert!(
+            err.message.contains("beyond what a run can measure"),
+            "{expr}: {}",
+            err.message
+        );
+    }
+    for expr in [
+        "p95 < 1440m",
+        "p95 < 1us",
+        "requests > 0",
+        "errors < 1e15",
+        "rps > 0.5",
+    ] {
+        parse(expr).expect(expr);
+    }
+}

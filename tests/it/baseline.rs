@@ -69,7 +69,7 @@ fn a_pull_request_that_slows_an_endpoint_fails_its_relative_threshold() {
     assert!(main.stdout.contains("⏭️"), "{}", main.stdout);
     assert!(main
         .read("loadgate-report/junit.xml")
-        .contains("<skipped message="));
+        .contains("<skipped>skipped: "));
     assert!(main.path("loadgate-report/report.html").is_file());
 
     // A pull request from `feature` into main, against a checkout 60 ms slower.

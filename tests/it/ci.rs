@@ -15,7 +15,7 @@ use crate::harness::{Ran, Test};
 
 const TOKEN: &str = "ghs_fake_token_value_123";
 
-fn fake_github(rt: &tokio::runtime::Runtime, comments: &Comments) -> MockServer {
+pub(crate) fn fake_github(rt: &tokio::runtime::Runtime, comments: &Comments) -> MockServer {
     rt.block_on(async {
         let server = MockServer::start().await;
         let bearer = format!("Bearer {TOKEN}");
@@ -52,7 +52,7 @@ fn fake_github(rt: &tokio::runtime::Runtime, comments: &Comments) -> MockServer 
 }
 
 /// What a runner sets for a step of a `pull_request` workflow on PR #7.
-fn on_github(test: Test, api: &str) -> Test {
+pub(crate) fn on_github(test: Test, api: &str) -> Test {
     let dir = test.dir();
     let file = |name: &str| dir.join(name).display().to_string();
     let event = json!({

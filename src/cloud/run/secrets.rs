@@ -80,10 +80,12 @@ pub fn run_path(stack_name: &str, run_id: &str) -> String {
 /// Replaces every secret value in `doc` by a placeholder; returns the references and the values
 /// they stand for (`values[i]` belongs to `refs[i]`).
 pub fn externalise(doc: &mut Value, secrets: &Secrets, path: &str) -> Vec<(SecretRef, String)> {
-    // `Secrets` keeps the longest first, so a secret inside another is replaced whole.
+    // Every form that is there, not only the values: a URL holds a secret percent-encoded.
+    // `Secrets` keeps the forms longest first, so a secret inside another is replaced whole.
     let refs: Vec<(SecretRef, String)> = secrets
-        .values()
+        .forms()
         .iter()
+        .filter(|form| any_string(doc, &|s| s.contains(form.as_str())))
         .enumerate()
         .map(|(i, v)| {
             let r = SecretRef {
@@ -116,6 +118,15 @@ pub fn internalise(doc: &mut Value, values: &[(SecretRef, String)]) {
         }
         out
     });
+}
+
+fn any_string(doc: &Value, f: &dyn Fn(&str) -> bool) -> bool {
+    match doc {
+        Value::String(s) => f(s),
+        Value::Array(items) => items.iter().any(|v| any_string(v, f)),
+        Value::Object(map) => map.values().any(|v| any_string(v, f)),
+        _ => false,
+    }
 }
 
 fn map_strings(doc: &mut Value, f: &dyn Fn(&str) -> String) {
@@ -265,16 +276,18 @@ mod tests {
         let mut secrets = Secrets::default();
         secrets.add("tok-123");
         secrets.add("tok-123-long");
+        secrets.add("a \"tok\" b");
         let original = serde_json::json!({
             "requests": [{"headers": [["authorization", "Bearer tok-123-long"]],
-                          "url": "http://x/?k=tok-123", "body": null}],
+                          "url": "http://x/?k=tok-123", "body": null},
+                         {"url": "http://x/a%20%22tok%22%20b/", "body": "{\"k\": \"a \\\"tok\\\" b\"}"}],
             "n": 3
         });
         let mut doc = original.clone();
         let refs = externalise(&mut doc, &secrets, &run_path("ci", "r1"));
         let text = doc.to_string();
-        assert!(!text.contains("tok-123"), "{text}");
-        assert_eq!(refs.len(), 2);
+        assert!(!text.contains("tok"), "{text}");
+        assert!(refs.len() >= 3);
         assert!(refs
             .iter()
             .all(|(r, _)| r.parameter.starts_with("/loadgate/ci/runs/r1/")));

@@ -1,0 +1,106 @@
+//! Faults on the Fargate path (issue 14), on moto with tests/it/fake_fargate.rs playing Fargate.
+//! Each ends with a documented outcome: what survived, what was lost and named, nothing left
+//! running. (A worker killed with SIGKILL is covered by tests/it/fargate.rs: the run fails
+//! naming it, or passes under `min_workers` saying so.)
+
+use std::time::{Duration, Instant};
+
+use loadgate::target::Route;
+
+use crate::fake_fargate::{FakeFargate, FAST};
+use crate::harness::Test;
+use crate::moto::Moto;
+
+fn setup() -> Moto {
+    let moto = Moto::start();
+    moto.keep_tasks_running();
+    crate::fake_fargate::deploy(&moto);
+    moto
+}
+
+/// Keys under `runs/` in the stack's bucket.
+fn run_keys(moto: &Moto) -> Vec<String> {
+    let bucket = crate::fake_fargate::outputs(moto).bucket;
+    crate::fake_fargate::runtime().block_on(async {
+        let s3 = moto.aws().await.s3();
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let page = s3
+                .list_objects_v2()
+                .bucket(&bucket)
+                .prefix("runs/")
+                .set_continuation_token(token)
+                .send()
+                .await
+                .expect("list");
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+            match page.next_continuation_token() {
+                Some(t) => token = Some(t.to_string()),
+                None => break,
+            }
+        }
+        keys
+    })
+}
+
+/// The controller killed with SIGKILL (a CI runner gone) cannot stop its tasks: every worker
+/// stops by itself once the heartbeat is older than the plan's limit (5 s here, shortened
+/// through the plan as the other tests do), flushing its result first, so nothing keeps running
+/// and nothing measured is lost.
+#[test]
+fn workers_stop_by_themselves_when_the_controller_is_killed() {
+    let moto = setup();
+    let fargate = FakeFargate::start(&moto);
+    let scenario = "name: orphan\ntarget: \"{target}\"\nload: { concurrency: 2, hold_for: 120s }\n\
+                    requests: [{ path: / }]\n";
+    let mut test = Test::new()
+        .scenario(scenario)
+        .target(vec![Route::ok("/")])
+        .env("LOADGATE_FARGATE_TIMING", FAST)
+        .args(&[
+            "run",
+            "--executor",
+            "fargate",
+            "--workers",
+            "2",
+            "--image",
+            "x",
+            "--baseline",
+            "none",
+        ]);
+    for (k, v) in moto.env() {
+        test = test.env(k, &v);
+    }
+    let mut killed_at = None;
+    let ran = test.run_with(|child| {
+        fargate.wait_for(2, Duration::from_secs(3));
+        killed_at = Some(Instant::now());
+        let _ = child.kill();
+    });
+    assert_eq!(ran.code, -1, "killed by a signal: {}", ran.stderr);
+    // `finish` waits up to 30 s for each worker and kills what is left (code None).
+    let codes = fargate.finish();
+    let stopped_after = killed_at.map(|k| k.elapsed()).unwrap_or_default();
+    eprintln!(
+        "controller SIGKILL: workers stopped by themselves within {stopped_after:?}: {codes:?}"
+    );
+    assert_eq!(codes.len(), 2);
+    assert!(
+        codes.values().all(Option::is_some),
+        "a worker kept running: {codes:?}"
+    );
+    let keys = run_keys(&moto);
+    for id in codes.keys() {
+        assert!(
+            keys.iter()
+                .any(|k| k.contains("/results/") && k.contains(id.as_str())),
+            "worker {id} left no result: {keys:?}"
+        );
+    }
+    assert!(ran.target().total() > 0);
+}
