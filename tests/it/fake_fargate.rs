@@ -137,7 +137,6 @@ pub struct Options {
 pub struct Worker {
     pub task_id: String,
     pub child: Child,
-    pub started: Instant,
     pub terminated: bool,
 }
 
@@ -261,7 +260,6 @@ impl FakeFargate {
                             Worker {
                                 task_id: id,
                                 child,
-                                started: Instant::now(),
                                 terminated: false,
                             },
                         );
@@ -299,25 +297,6 @@ impl FakeFargate {
                 .expect("stop task");
         });
         id
-    }
-
-    /// Waits until `n` workers run and have been up for `for_at_least`.
-    pub fn wait_for(&self, n: usize, for_at_least: Duration) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            {
-                let workers = self.workers.lock().expect("lock");
-                if workers.len() >= n
-                    && workers
-                        .values()
-                        .all(|w| w.started.elapsed() >= for_at_least)
-                {
-                    return;
-                }
-            }
-            assert!(Instant::now() < deadline, "{n} workers did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
     }
 
     /// Stops playing Fargate; returns each worker's exit code (by task id).

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use loadgate::target::Route;
-use serde_json::Value;
 
 use crate::fake_fargate::{self, FakeFargate, FAST};
 use crate::harness::{Ran, Test};
@@ -188,94 +187,7 @@ fn three_workers_report_exactly_what_the_target_served() {
     assert_eq!(left, 0, "the run's secrets were left in SSM");
     assert_eq!(codes.len(), 3);
     assert!(codes.values().all(|c| *c == Some(0)), "{codes:?}");
-    let d = &results["distributed"];
-    eprintln!(
-        "3-worker run: phases {} start skew {} ms",
-        d["phases"], d["start_skew_ms"]
-    );
-    let skew = d["start_skew_ms"].as_f64().expect("skew measured");
-    assert!(skew >= 0.0);
-}
-
-#[test]
-fn sigterm_to_the_controller_stops_every_task_and_writes_a_partial_report() {
-    let moto = setup();
-    let fargate = FakeFargate::start(&moto);
-    let ran = controller(
-        &moto,
-        &scenario("{ concurrency: 2, hold_for: 60s }", ""),
-        "2",
-    )
-    .run_with(|child| {
-        fargate.wait_for(2, Duration::from_secs(4));
-        // SAFETY: a plain kill(2) of our own child.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    });
-    let codes = fargate.finish();
-    ran.code(130);
-    let results = ran.results();
-    assert_eq!(results["partial"], true);
-    assert_eq!(results["executor"], "fargate");
-    let statuses = task_statuses(&moto);
-    assert_eq!(statuses.len(), 2);
-    assert!(statuses.iter().all(|s| s == "STOPPED"), "{statuses:?}");
-    // The workers flushed what they had measured before stopping: it is in the report. Requests
-    // in flight at the stop are served but not counted (as in a local run): at most one per user.
-    let counted = results["total"]["requests"].as_u64().unwrap_or(0);
-    let served = ran.target().total();
-    assert!(counted > 0, "{}", ran.stderr);
-    assert!(
-        counted <= served && served - counted <= 2,
-        "{counted} of {served}"
-    );
-    assert!(codes.values().all(|c| *c == Some(0)), "{codes:?}");
-}
-
-fn lost_worker(extra: &str) -> (Ran, String) {
-    let moto = setup();
-    let fargate = FakeFargate::start(&moto);
-    let mut killed = String::new();
-    let ran = controller(
-        &moto,
-        &scenario("{ concurrency: 3, hold_for: 6s }", extra),
-        "3",
-    )
-    .run_with(|_| {
-        fargate.wait_for(3, Duration::from_secs(4));
-        killed = fargate.kill_one(&moto);
-    });
-    drop(fargate);
-    (ran, killed)
-}
-
-#[test]
-fn a_worker_killed_mid_run_fails_the_run_naming_it() {
-    let (ran, killed) = lost_worker("");
-    ran.code(3);
-    let results: Value = ran.results();
-    let failed = &results["distributed"]["failed"];
-    assert_eq!(failed[0]["worker"], killed.as_str(), "{failed}");
-    assert!(
-        failed[0]["reason"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("exited"),
-        "{failed}"
-    );
-    assert!(
-        ran.stdout.contains(&killed),
-        "the summary names the lost worker"
-    );
-}
-
-#[test]
-fn min_workers_tolerates_a_lost_worker_and_says_so() {
-    let (ran, killed) = lost_worker("workers: 3\nfargate: { min_workers: 2 }\n");
-    ran.code(0);
-    let results = ran.results();
-    assert_eq!(results["distributed"]["contributed"], 2);
-    let warnings = results["warnings"].to_string();
-    assert!(warnings.contains(&killed), "{warnings}");
+    // The start skew and the exact merge: tests/it/fargate_claims.rs.
 }
 
 #[test]
@@ -334,37 +246,6 @@ fn fifty_tasks_launch_in_five_parallel_run_task_calls() {
     );
     assert_eq!(out.arns.len(), 50, "{:?}", out.failures);
     assert_eq!(out.calls, 5);
-}
-
-#[test]
-fn an_abort_threshold_breached_on_live_data_stops_every_worker() {
-    let moto = setup();
-    let fargate = FakeFargate::start(&moto);
-    let yaml = scenario(
-        "{ concurrency: 2, hold_for: 60s }",
-        "thresholds:\n  - { expr: \"rps < 1\", abort: true }\n",
-    );
-    let ran = controller(&moto, &yaml, "2").run();
-    let codes = fargate.finish();
-    ran.code(1);
-    let results = ran.results();
-    assert_eq!(results["partial"], true);
-    let stopped = results["stopped"].as_str().unwrap_or_default();
-    assert!(stopped.contains("rps < 1"), "{stopped}");
-    let statuses = task_statuses(&moto);
-    assert!(statuses.iter().all(|s| s == "STOPPED"), "{statuses:?}");
-    let objects = bucket_objects(&moto);
-    let abort = objects.iter().find(|(k, _)| k.ends_with("abort.json"));
-    assert!(
-        abort.is_some_and(|(_, text)| text.contains("rps < 1")),
-        "{objects:?}"
-    );
-    assert!(codes.values().all(|c| *c == Some(0)), "{codes:?}");
-    assert!(
-        ran.stdout.contains("2 of 2 workers contributed"),
-        "{}",
-        ran.stdout
-    );
 }
 
 #[test]
