@@ -42,7 +42,7 @@ fn metric_set() -> MetricSet {
 
 /// 5 seconds; each second `home` gets 20 fast responses and `create-order` 10 slower ones.
 /// With `failures`, every fifth create-order is a 500 (with a hostile body) and one times out.
-fn aggregate(failures: bool) -> Aggregate {
+pub(crate) fn aggregate(failures: bool) -> Aggregate {
     let names: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
     let mut agg = Aggregate::new(&names);
     for second in 0..SECONDS {
@@ -101,7 +101,7 @@ fn aggregate(failures: bool) -> Aggregate {
 
 /// The results of `exprs` on `agg`, as the evaluator gives them: the fixtures hold no verdict
 /// logic of their own, so the reports are tested on what a run would really produce.
-fn evaluated(exprs: &[&str], agg: &Aggregate) -> Vec<ThresholdResult> {
+pub(crate) fn evaluated(exprs: &[&str], agg: &Aggregate) -> Vec<ThresholdResult> {
     let plans: Vec<ThresholdPlan> = exprs
         .iter()
         .map(|e| ThresholdPlan {

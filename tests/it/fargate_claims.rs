@@ -89,7 +89,7 @@ fn objects(moto: &Moto, bucket: &str, prefix: &str) -> BTreeMap<String, Value> {
 
 /// Waits until `n` workers have written a live snapshot that counts requests: the load is
 /// running on each of them (what "up for a few seconds" only suggests).
-fn wait_for_load(moto: &Moto, bucket: &str, n: usize) {
+pub(crate) fn wait_for_load(moto: &Moto, bucket: &str, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let loaded = objects(moto, bucket, "runs/")

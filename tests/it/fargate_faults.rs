@@ -3,7 +3,7 @@
 //! running. (A worker killed with SIGKILL is covered by tests/it/fargate.rs: the run fails
 //! naming it, or passes under `min_workers` saying so.)
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use loadgate::target::Route;
 
@@ -76,9 +76,11 @@ fn workers_stop_by_themselves_when_the_controller_is_killed() {
     for (k, v) in moto.env() {
         test = test.env(k, &v);
     }
+    let bucket = crate::fake_fargate::outputs(&moto).bucket;
     let mut killed_at = None;
     let ran = test.run_with(|child| {
-        fargate.wait_for(2, Duration::from_secs(3));
+        // Killed once both workers observably send load (their live snapshots count requests).
+        crate::fargate_claims::wait_for_load(&moto, &bucket, 2);
         killed_at = Some(Instant::now());
         let _ = child.kill();
     });
