@@ -280,6 +280,20 @@ fn run_command(args: RunArgs) -> Result<i32> {
         )?,
         None => Tracking::prepare(&args.history, &loaded.plan.name, &scenario::ProcessEnv)?,
     };
+    // Several regions: the flag (or LOADGATE_REGIONS) beats the scenario's `fargate.regions`.
+    let regions = match &args.fargate.regions {
+        Some(r) => r.0.clone(),
+        None => loaded.plan.fargate.regions.clone(),
+    };
+    if args.executor == ExecutorKind::Fargate
+        && !regions.is_empty()
+        && args.fargate.workers.is_some()
+    {
+        return Err(Error::input(
+            "--workers (LOADGATE_WORKERS) and regions (--regions, LOADGATE_REGIONS or \
+             fargate.regions) both say how many workers to run: give the workers per region only",
+        ));
+    }
     let fargate_stack = (args.executor == ExecutorKind::Fargate)
         .then(|| (args.fargate.stack_name.clone(), args.fargate.region.clone()));
     let executor: Box<dyn Executor> = match args.executor {
@@ -290,8 +304,13 @@ fn run_command(args: RunArgs) -> Result<i32> {
             stack_name: args.fargate.stack_name,
             region: args.fargate.region,
             image: args.fargate.image,
-            workers: args.fargate.workers.unwrap_or(loaded.plan.workers),
+            workers: if regions.is_empty() {
+                args.fargate.workers.unwrap_or(loaded.plan.workers)
+            } else {
+                regions.iter().map(|(_, n)| n).sum()
+            },
             timing: timing_from_env(),
+            regions,
         }),
     };
     let config = RunConfig {

@@ -141,6 +141,11 @@ pub struct FargateArgs {
     /// The workers' container image
     #[arg(long, env = "LOADGATE_IMAGE", value_name = "URI")]
     pub image: Option<String>,
+    /// Load from several regions, e.g. `us-east-1=6,eu-west-1=4` (workers per region); beats
+    /// the scenario's `fargate.regions`. History and the run index stay in --region (the home
+    /// region) [default: the scenario's `fargate.regions`, else one region]
+    #[arg(long, env = "LOADGATE_REGIONS", value_name = "REGION=N,...")]
+    pub regions: Option<crate::cloud::regions::RegionsArg>,
 }
 
 /// Run history and the baseline comparison (see src/baseline.rs for how a baseline is chosen).

@@ -7,6 +7,7 @@ mod barrier;
 mod collect;
 mod guard;
 pub mod ops;
+mod regions;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -38,6 +39,9 @@ pub struct Fargate {
     pub image: Option<String>,
     pub workers: u32,
     pub timing: Timing,
+    /// Workers per region when the run loads from several (`--regions`, `fargate.regions`);
+    /// empty: one region, `region`, with `workers`.
+    pub regions: crate::cloud::regions::RegionWorkers,
 }
 
 impl Executor for Fargate {
@@ -55,7 +59,11 @@ impl Executor for Fargate {
             super::termination().await;
             flag.store(true, Ordering::SeqCst);
         });
-        let out = rt.block_on(self.control(plan, observer, &cancelled));
+        let out = if self.regions.is_empty() {
+            rt.block_on(self.control(plan, observer, &cancelled))
+        } else {
+            rt.block_on(regions::control(self, plan, observer, &cancelled))
+        };
         signals.abort();
         out
     }
@@ -395,6 +403,7 @@ impl Fargate {
                     start_skew_ms: merged.start_skew_ms,
                     phases,
                     failed: merged.failed,
+                    ..Distributed::default()
                 },
                 warnings,
                 infra_failure,

@@ -78,6 +78,7 @@ pub(crate) fn render(r: &Results) -> String {
     out.push_str(&svg::render(&distribution_chart(r)));
     out.push('\n');
     labels(&mut out, r);
+    super::regions::html(&mut out, r);
     out.push_str("</body></html>\n");
     out
 }

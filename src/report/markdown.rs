@@ -30,6 +30,8 @@ struct View {
     thresholds: Vec<ThresholdRow>,
     totals: Totals,
     labels: Vec<LabelRow>,
+    /// A run from several regions: its per-region table, ready to print.
+    regions: Option<String>,
     outcomes: Vec<OutcomeRow>,
     failures: Vec<FailureView>,
     chart: Option<String>,
@@ -135,6 +137,7 @@ fn view(r: &Results) -> View {
             .iter()
             .map(|(name, s)| label_row(name, s, r.comparison.as_ref()))
             .collect(),
+        regions: super::regions::markdown(r),
         outcomes: outcomes(&r.total),
         failures: failures(r),
         chart: chart::mermaid(&r.timeline),

@@ -8,6 +8,7 @@ mod describe;
 mod diagnostic;
 mod duration;
 mod model;
+mod regions;
 mod requests;
 mod resolve;
 mod schema;

@@ -215,6 +215,7 @@ impl Resolver<'_> {
             spot: fargate.spot.unwrap_or(false),
             min_workers,
             max_cost_usd,
+            regions: Vec::new(),
         })
     }
 }

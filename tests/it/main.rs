@@ -10,6 +10,7 @@ mod cost;
 mod fake_api;
 mod fake_fargate;
 mod fargate;
+mod fargate_regions;
 mod fargate_worker;
 mod gitlab;
 mod harness;

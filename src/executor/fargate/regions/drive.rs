@@ -1,0 +1,655 @@
+//! The phases of a run from several regions, once every region is prepared: the plan and the
+//! secrets to every region, the launch in every region, one barrier over all of them, one start,
+//! the load (heartbeat and live merge over every bucket) and the exact merge, per region too.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+
+use super::{each, in_region, Run, Site, REGION_MARGIN};
+use crate::cloud::run::tasks::{self, TaskState};
+use crate::cloud::run::{secrets, store::Store};
+use crate::executor::fargate::guard::TaskGuard;
+use crate::executor::{DistributedRun, Execution, Observer, StopReason};
+use crate::protocol::{PlanDoc, SecretRef, StartDoc, WorkerResult, VERSION};
+use crate::results::{Distributed, FailedWorker, Phases, RegionFigures, RegionPhases, Summary};
+use crate::stats::Aggregate;
+use crate::{Error, Result};
+
+const POLL: Duration = Duration::from_millis(500);
+const DESCRIBE_EVERY: Duration = Duration::from_secs(2);
+
+fn secs(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+/// The workers that wrote a file under `prefix` in each region.
+async fn under(run: &Run<'_>, prefix: fn(&Site) -> String) -> Result<Vec<BTreeSet<String>>> {
+    let out = each(run.sites.clone(), move |s| async move {
+        let p = prefix(&s);
+        s.store.list(&p).await.map(|keys| {
+            keys.iter()
+                .filter_map(|k| crate::protocol::worker_of(k, &p))
+                .collect::<BTreeSet<String>>()
+        })
+    })
+    .await;
+    run.sites
+        .iter()
+        .zip(out)
+        .map(|(s, r)| match r {
+            Some(r) => r.map_err(|e| in_region(&s.region, e)),
+            None => Err(Error::infra(
+                format!("{}: listing the bucket failed", s.region),
+                None,
+            )),
+        })
+        .collect()
+}
+
+async fn describe_all(run: &Run<'_>, guards: &[TaskGuard]) -> Result<Vec<Vec<TaskState>>> {
+    let items: Vec<(Site, Vec<String>)> = run
+        .sites
+        .iter()
+        .cloned()
+        .zip(guards.iter().map(|g| g.arns().to_vec()))
+        .collect();
+    let out = each(items, |(s, arns)| async move {
+        tasks::describe(&s.ecs, &s.outputs.cluster_name, &arns)
+            .await
+            .map_err(|e| in_region(&s.region, e))
+    })
+    .await;
+    out.into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(Error::infra("describing tasks failed", None))))
+        .collect()
+}
+
+async fn stop_everywhere(run: &Run<'_>, guards: &mut [TaskGuard], reason: &str) {
+    for (site, guard) in run.sites.iter().zip(guards.iter_mut()) {
+        for l in guard.stop_all(reason).await {
+            eprintln!("warning: {}: {l}", site.region);
+        }
+    }
+}
+
+pub(super) async fn drive(
+    run: &Run<'_>,
+    refs: &mut Vec<SecretRef>,
+    guards: &mut [TaskGuard],
+    observer: &mut dyn Observer,
+    stack_check: Duration,
+) -> Result<Execution> {
+    let plan = run.plan;
+    let t = run.fargate.timing;
+    let total = run.total_workers();
+    let run_id = run.home().loc.run_id.clone();
+    // Heartbeats first: their answers' Date calibrate each region's clock.
+    run.heartbeat().await?;
+    let mut doc_plan = serde_json::to_value(plan)
+        .map_err(|e| Error::infra(format!("cannot serialise the plan: {e}"), None))?;
+    let path = secrets::run_path(&run.fargate.stack_name, &run_id);
+    let values = secrets::externalise(&mut doc_plan, &plan.secrets, &path);
+    refs.extend(values.iter().map(|(r, _)| r.clone()));
+    let put = each(run.sites.clone(), |s| {
+        let values = values.clone();
+        async move { secrets::put(&s.ssm, &values).await }
+    })
+    .await;
+    for (s, r) in run.sites.iter().zip(put) {
+        if let Some(Err(e)) = r {
+            return Err(in_region(&s.region, e));
+        }
+    }
+    let budget = t.ready_timeout
+        + t.start_delay
+        + REGION_MARGIN
+        + plan.load.duration()
+        + t.heartbeat_timeout
+        + t.live_every * 4;
+    let doc = PlanDoc {
+        version: VERSION,
+        run_id: run_id.clone(),
+        plan: doc_plan,
+        secrets: refs.clone(),
+        workers: total,
+        deadline_ms: run.home().store.clock().now_ms() + budget.as_millis() as i64,
+        timing: t,
+    };
+    let doc = serde_json::to_value(&doc)
+        .map_err(|e| Error::infra(format!("cannot serialise plan.json: {e}"), None))?;
+    let wrote = each(run.sites.clone(), |s| {
+        let doc = doc.clone();
+        async move { s.store.put_json(&s.loc.plan(), &doc).await }
+    })
+    .await;
+    for (s, r) in run.sites.iter().zip(wrote) {
+        if let Some(Err(e)) = r {
+            return Err(in_region(&s.region, e));
+        }
+    }
+
+    // Launch in every region at once; each task reaches its region's guard.
+    let launch_started = Instant::now();
+    let spot = plan.fargate.spot;
+    let launches = each(run.sites.clone(), |s| async move {
+        let launch = tasks::Launch {
+            cluster: s.outputs.cluster_name.clone(),
+            task_definition: s.task_definition.clone(),
+            subnets: s.outputs.subnet_ids.clone(),
+            security_group: s.outputs.security_group_id.clone(),
+            public_ip: s.outputs.public_subnets,
+            run_id: s.loc.run_id.clone(),
+            run_url: s.loc.url(),
+            spot,
+            rounds: 5,
+            backoff: Duration::from_secs(2),
+        };
+        let t = Instant::now();
+        let out = tasks::launch(&s.ecs, &launch, s.workers).await;
+        (out, t.elapsed())
+    })
+    .await;
+    let mut launch_times = Vec::new();
+    let mut short = Vec::new();
+    let mut started = 0u32;
+    for ((site, guard), l) in run.sites.iter().zip(guards.iter_mut()).zip(launches) {
+        let Some((l, took)) = l else {
+            short.push(format!("{}: the launch panicked", site.region));
+            launch_times.push(Duration::ZERO);
+            continue;
+        };
+        guard.add(&l.arns);
+        started += l.arns.len() as u32;
+        eprintln!(
+            "loadgate: run {run_id} launched {}/{} Fargate tasks in {} in {:.1}s",
+            l.arns.len(),
+            site.workers,
+            site.region,
+            took.as_secs_f64()
+        );
+        if (l.arns.len() as u32) < site.workers {
+            short.push(format!(
+                "{}: {} of {} started ({})",
+                site.region,
+                l.arns.len(),
+                site.workers,
+                l.failures.join("; ")
+            ));
+        }
+        launch_times.push(took);
+    }
+    let min = run.fargate.min_workers(plan);
+    if started < min
+        || run
+            .sites
+            .iter()
+            .zip(guards.iter())
+            .any(|(_, g)| g.arns().is_empty())
+    {
+        return Err(Error::infra(
+            format!(
+                "only {started} of {total} Fargate tasks started: {}",
+                short.join("; ")
+            ),
+            "check the region's stack subnets and its Fargate capacity; fargate.min_workers \
+             (counted over all regions) lets a run go on with fewer workers, but every region \
+             needs at least one"
+                .to_string(),
+        ));
+    }
+    let launch_time = launch_started.elapsed();
+
+    // One barrier over every region.
+    let barrier_started = Instant::now();
+    let deadline = Instant::now() + t.ready_timeout;
+    let mut last_beat = Instant::now();
+    let mut last_describe: Option<Instant> = None;
+    let mut states: Vec<Vec<TaskState>> = vec![Vec::new(); run.sites.len()];
+    let mut ready_at: Vec<Option<Duration>> = vec![None; run.sites.len()];
+    let ready = loop {
+        if run.cancelled() {
+            run.abort("cancelled (SIGINT/SIGTERM)").await;
+            return Ok(empty(run, StopReason::Cancelled));
+        }
+        if last_beat.elapsed() >= t.heartbeat_every {
+            last_beat = Instant::now();
+            run.heartbeat().await?;
+        }
+        let ready = under(run, |s| s.loc.ready_prefix()).await?;
+        for (i, (r, g)) in ready.iter().zip(guards.iter()).enumerate() {
+            if ready_at[i].is_none() && r.len() >= g.arns().len() {
+                ready_at[i] = Some(launch_started.elapsed());
+            }
+        }
+        if last_describe.is_none_or(|d| d.elapsed() >= DESCRIBE_EVERY) {
+            last_describe = Some(Instant::now());
+            states = describe_all(run, guards).await?;
+        }
+        let n: usize = ready.iter().map(BTreeSet::len).sum();
+        let lost: usize = states
+            .iter()
+            .zip(&ready)
+            .map(|(st, r)| {
+                st.iter()
+                    .filter(|s| s.stopped() && !r.contains(&s.id))
+                    .count()
+            })
+            .sum();
+        let every_region = ready.iter().all(|r| !r.is_empty());
+        if n as u32 >= total || (every_region && n as u32 >= min && n + lost >= started as usize) {
+            break ready;
+        }
+        if Instant::now() >= deadline {
+            if every_region && n as u32 >= min {
+                break ready;
+            }
+            let missing: Vec<String> = run
+                .sites
+                .iter()
+                .zip(&ready)
+                .zip(guards.iter())
+                .filter(|((_, r), g)| r.len() < g.arns().len())
+                .map(|((s, r), g)| {
+                    format!(
+                        "{}: {} of {} ready (log group {})",
+                        s.region,
+                        r.len(),
+                        g.arns().len(),
+                        s.outputs.log_group
+                    )
+                })
+                .collect();
+            return Err(Error::infra(
+                format!(
+                    "{n} of {total} workers were ready after {}s; {}",
+                    t.ready_timeout.as_secs(),
+                    missing.join("; ")
+                ),
+                "read the workers' logs in each named region's log group; a task that cannot \
+                 pull its image or reach S3 needs a public IP or VPC endpoints"
+                    .to_string(),
+            ));
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    // Shares over all ready workers of all regions, so the regions together send the plan's load.
+    let mut workers: Vec<Vec<String>> = Vec::new();
+    let mut left = total as usize;
+    for r in &ready {
+        let take: Vec<String> = r.iter().take(left).cloned().collect();
+        left -= take.len();
+        workers.push(take);
+    }
+    let count: usize = workers.iter().map(Vec::len).sum();
+    let home = run.home().store.clock().clone();
+    let start_at_ms = home.now_ms() + (t.start_delay + REGION_MARGIN).as_millis() as i64;
+    let mut index = 0;
+    let docs: Vec<(Site, StartDoc)> = run
+        .sites
+        .iter()
+        .zip(&workers)
+        .map(|(s, ws)| {
+            let shares = ws
+                .iter()
+                .map(|w| {
+                    index += 1;
+                    (w.clone(), plan.load.share(index - 1, count))
+                })
+                .collect();
+            (
+                s.clone(),
+                StartDoc {
+                    version: VERSION,
+                    start_at_ms,
+                    shares,
+                },
+            )
+        })
+        .collect();
+    let wrote = each(docs, |(s, doc)| async move {
+        s.store.put_json(&s.loc.start(), &doc).await
+    })
+    .await;
+    for (s, r) in run.sites.iter().zip(wrote) {
+        if let Some(Err(e)) = r {
+            return Err(in_region(&s.region, e));
+        }
+    }
+    let start = Instant::now() + home.until(start_at_ms);
+    let barrier_time = barrier_started.elapsed();
+    eprintln!(
+        "loadgate: {count} workers in {} regions start together at {start_at_ms} (home region's S3 clock)",
+        run.sites.len()
+    );
+
+    let load_started = Instant::now();
+    let (stopped, lost) = load(run, &workers, start, guards, observer).await?;
+    let load_time = load_started.elapsed();
+
+    let merge_started = Instant::now();
+    let merged = merge(run, &workers, &lost).await;
+    let phases = Phases {
+        stack_check_s: secs(stack_check),
+        launch_s: secs(launch_time),
+        barrier_s: secs(barrier_time),
+        load_s: secs(load_time),
+        merge_s: secs(merge_started.elapsed()),
+    };
+    let mut regions = merged.regions;
+    for (i, f) in regions.iter_mut().enumerate() {
+        f.phases = RegionPhases {
+            stack_check_s: secs(run.sites[i].prepared_in),
+            launch_s: secs(launch_times[i]),
+            ready_s: ready_at[i].map(secs),
+        };
+    }
+    let contributed: u32 = regions.iter().map(|r| r.contributed).sum();
+    let mut problems = Vec::new();
+    if contributed < min {
+        problems.push(format!(
+            "{contributed} of {total} workers contributed (fargate.min_workers needs {min}, over all regions)"
+        ));
+    }
+    for r in regions.iter().filter(|r| r.contributed == 0) {
+        problems.push(format!(
+            "region {} lost all of its {} workers",
+            r.region, r.workers
+        ));
+    }
+    let infra_failure = (!problems.is_empty() && stopped.is_none()).then(|| {
+        format!(
+            "{}; failed: {}",
+            problems.join("; "),
+            merged
+                .failed
+                .iter()
+                .map(|f| format!("{} ({})", f.worker, f.reason))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    });
+    Ok(Execution {
+        aggregate: merged.aggregate,
+        stopped,
+        parts: contributed as usize,
+        cpu: merged.cpu,
+        distributed: Some(DistributedRun {
+            executor: "fargate",
+            run_id,
+            figures: Distributed {
+                workers: total,
+                contributed,
+                start_skew_ms: merged.start_skew_ms,
+                phases,
+                failed: merged.failed,
+                regions,
+            },
+            warnings: merged.warnings,
+            infra_failure,
+            cost: None,
+        }),
+    })
+}
+
+/// The load: heartbeats and the live merge over every region; lost workers noticed per region;
+/// a stop (cancel, abort threshold) writes abort.json and stops every task in every region.
+async fn load(
+    run: &Run<'_>,
+    workers: &[Vec<String>],
+    start: Instant,
+    guards: &mut [TaskGuard],
+    observer: &mut dyn Observer,
+) -> Result<(Option<StopReason>, BTreeMap<String, String>)> {
+    let t = run.fargate.timing;
+    let planned = run.plan.load.duration();
+    let all: BTreeSet<String> = workers.iter().flatten().cloned().collect();
+    let hard_end = start + planned + t.heartbeat_timeout + t.live_every * 4;
+    let (mut last_beat, mut last_live, mut last_describe) =
+        (Instant::now(), Instant::now(), Instant::now());
+    let mut live = Aggregate::new(&run.plan.labels);
+    let mut lost: BTreeMap<String, String> = BTreeMap::new();
+    let mut stopped_since: BTreeMap<String, Instant> = BTreeMap::new();
+    let mut stopped = None;
+    let finished = |done: &[BTreeSet<String>], lost: &BTreeMap<String, String>| {
+        all.iter()
+            .all(|w| done.iter().any(|d| d.contains(w)) || lost.contains_key(w))
+    };
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if run.cancelled() {
+            stopped = Some(StopReason::Cancelled);
+            break;
+        }
+        if last_beat.elapsed() >= t.heartbeat_every {
+            last_beat = Instant::now();
+            run.heartbeat().await?;
+        }
+        let elapsed = Instant::now().saturating_duration_since(start);
+        if last_live.elapsed() >= t.live_every {
+            last_live = Instant::now();
+            let mut merged = Aggregate::new(&run.plan.labels);
+            let mut reporting = 0;
+            for site in &run.sites {
+                let keys = site
+                    .store
+                    .list(&site.loc.live_prefix())
+                    .await
+                    .unwrap_or_default();
+                for r in fetch(&site.store, keys).await.into_iter().flatten() {
+                    if let Some(Ok(part)) = r.results.as_ref().map(|res| res.to_aggregate()) {
+                        merged.merge(&part);
+                        reporting += 1;
+                    }
+                }
+            }
+            live = merged;
+            eprintln!(
+                "loadgate: {reporting}/{} workers reporting from {} regions, {} requests",
+                all.len(),
+                run.sites.len(),
+                live.total.requests
+            );
+        }
+        live.duration = elapsed.min(planned);
+        if elapsed > Duration::ZERO {
+            if let Some(reason) = observer.progress(&live, elapsed, planned) {
+                stopped = Some(StopReason::Aborted(reason));
+                break;
+            }
+        }
+        let done = under(run, |s| s.loc.results_prefix()).await?;
+        if finished(&done, &lost) {
+            break;
+        }
+        if last_describe.elapsed() >= Duration::from_secs(5) {
+            last_describe = Instant::now();
+            let states = describe_all(run, guards).await?;
+            for (site, st) in run.sites.iter().zip(&states) {
+                for s in st.iter().filter(|s| s.stopped() && all.contains(&s.id)) {
+                    if done.iter().any(|d| d.contains(&s.id)) {
+                        continue;
+                    }
+                    let since = *stopped_since
+                        .entry(s.id.clone())
+                        .or_insert_with(Instant::now);
+                    if since.elapsed() >= t.live_every + Duration::from_secs(5) {
+                        let reason = s.stopped_reason.clone().unwrap_or_else(|| "stopped".into());
+                        lost.insert(
+                            s.id.clone(),
+                            format!("{}: task stopped without a result: {reason}", site.region),
+                        );
+                    }
+                }
+            }
+        }
+        if Instant::now() >= hard_end {
+            for w in all.iter().filter(|w| !done.iter().any(|d| d.contains(*w))) {
+                lost.entry(w.clone())
+                    .or_insert_with(|| "no result by the run's deadline".to_string());
+            }
+            break;
+        }
+    }
+    if let Some(why) = &stopped {
+        let reason = match why {
+            StopReason::Cancelled => "cancelled (SIGINT/SIGTERM)".to_string(),
+            StopReason::Aborted(r) => r.clone(),
+        };
+        run.abort(&reason).await;
+        stop_everywhere(run, guards, &reason).await;
+        let until = Instant::now() + t.live_every * 2 + Duration::from_secs(10);
+        while Instant::now() < until {
+            let done = under(run, |s| s.loc.results_prefix()).await?;
+            if finished(&done, &lost) {
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+    Ok((stopped, lost))
+}
+
+async fn fetch(store: &Store, keys: Vec<String>) -> Vec<Option<WorkerResult>> {
+    let calls = keys.into_iter().map(|k| {
+        let store = store.clone();
+        async move { store.get_json::<WorkerResult>(&k).await.ok().flatten() }
+    });
+    tasks::join_all(calls).await
+}
+
+struct Merged {
+    aggregate: Aggregate,
+    regions: Vec<RegionFigures>,
+    failed: Vec<FailedWorker>,
+    cpu: Vec<f64>,
+    start_skew_ms: Option<f64>,
+    warnings: Vec<String>,
+}
+
+fn skew(starts: &[i64]) -> Option<f64> {
+    match (starts.iter().min(), starts.iter().max()) {
+        (Some(lo), Some(hi)) => Some((hi - lo) as f64),
+        _ => None,
+    }
+}
+
+/// The exact merge: every worker of every region into the total, and each region's into its own.
+async fn merge(run: &Run<'_>, workers: &[Vec<String>], lost: &BTreeMap<String, String>) -> Merged {
+    let labels = &run.plan.labels;
+    let mut aggregate = Aggregate::new(labels);
+    let (mut failed, mut cpu, mut all_starts, mut regions, mut warnings) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (site, ws) in run.sites.iter().zip(workers) {
+        let keys = ws.iter().map(|w| site.loc.result(w)).collect();
+        let by_id: BTreeMap<String, WorkerResult> = fetch(&site.store, keys)
+            .await
+            .into_iter()
+            .flatten()
+            .map(|r| (r.worker_id.clone(), r))
+            .collect();
+        let mut agg = Aggregate::new(labels);
+        let (mut contributed, mut starts, mut region_failed) = (0u32, Vec::new(), Vec::new());
+        for w in ws {
+            let log_stream = Some(tasks::log_stream(w));
+            let Some(r) = by_id.get(w) else {
+                let reason = lost
+                    .get(w)
+                    .cloned()
+                    .unwrap_or_else(|| "sent no result".into());
+                let reason = if reason.starts_with(&format!("{}: ", site.region)) {
+                    reason
+                } else {
+                    format!("{}: {reason}", site.region)
+                };
+                region_failed.push(FailedWorker {
+                    worker: w.clone(),
+                    reason,
+                    log_stream,
+                });
+                continue;
+            };
+            if let Some(Ok(part)) = r.results.as_ref().map(|res| res.to_aggregate()) {
+                agg.merge(&part);
+                if r.error.is_none() {
+                    contributed += 1;
+                }
+            }
+            if let Some(e) = &r.error {
+                region_failed.push(FailedWorker {
+                    worker: w.clone(),
+                    reason: format!("{}: {e}", site.region),
+                    log_stream,
+                });
+            }
+            starts.extend(r.started_at_ms);
+            cpu.extend(r.cpu.iter().copied().reduce(f64::max));
+        }
+        if !region_failed.is_empty() {
+            warnings.push(format!(
+                "region {} lost {} of {} workers: {}",
+                site.region,
+                site.workers - contributed,
+                site.workers,
+                region_failed
+                    .iter()
+                    .map(|f| format!(
+                        "{} ({}; log stream {})",
+                        f.worker,
+                        f.reason,
+                        f.log_stream.as_deref().unwrap_or("-")
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        aggregate.merge(&agg);
+        let duration = agg.duration;
+        regions.push(RegionFigures {
+            region: site.region.clone(),
+            workers: site.workers,
+            contributed,
+            start_skew_ms: skew(&starts),
+            cost_usd: None,
+            phases: RegionPhases::default(),
+            total: Summary::of(&agg.total, duration),
+            labels: agg
+                .labels
+                .iter()
+                .map(|(l, set)| (l.clone(), Summary::of(set, duration)))
+                .collect::<IndexMap<_, _>>(),
+        });
+        all_starts.extend(starts);
+        failed.extend(region_failed);
+    }
+    Merged {
+        aggregate,
+        regions,
+        failed,
+        cpu,
+        start_skew_ms: skew(&all_starts),
+        warnings,
+    }
+}
+
+/// A run cancelled before any load: nothing measured, but still a (partial) report.
+fn empty(run: &Run<'_>, why: StopReason) -> Execution {
+    Execution {
+        aggregate: Aggregate::new(&run.plan.labels),
+        stopped: Some(why),
+        parts: 0,
+        cpu: Vec::new(),
+        distributed: Some(DistributedRun {
+            executor: "fargate",
+            run_id: run.home().loc.run_id.clone(),
+            figures: Distributed {
+                workers: run.total_workers(),
+                ..Distributed::default()
+            },
+            warnings: Vec::new(),
+            infra_failure: None,
+            cost: None,
+        }),
+    }
+}

@@ -1,0 +1,356 @@
+//! Runs from several regions end to end: one moto serves us-east-1 and eu-west-1 (it keeps the
+//! regions apart by each request's credential scope), a stack is deployed in each, and a fake
+//! Fargate per region starts the workers of its cluster with that region's `AWS_REGION`.
+
+use std::time::Duration;
+
+use loadgate::target::Route;
+use serde_json::Value;
+
+use crate::fake_fargate::{self, FakeFargate, Options, FAST};
+use crate::harness::Test;
+use crate::moto::{Moto, REGION};
+
+const EU: &str = "eu-west-1";
+const SECRET: &str = "tok-77c1e0aa";
+
+fn scenario(load: &str, extra: &str) -> String {
+    format!(
+        "name: regions\ntarget: \"{{target}}\"\ndefaults: {{ headers: {{ Authorization: \"Bearer ${{API_TOKEN}}\" }} }}\n\
+         load: {load}\nrequests:\n  - {{ name: a, path: /a }}\n  - {{ name: b, path: /b }}\n{extra}"
+    )
+}
+
+fn routes() -> Vec<Route> {
+    let auth = format!("Bearer {SECRET}");
+    vec![
+        Route::ok("/a").require_header("authorization", &auth),
+        Route::ok("/b").require_header("authorization", &auth),
+    ]
+}
+
+fn controller(moto: &Moto, yaml: &str, args: &[&str]) -> Test {
+    let mut test = Test::new()
+        .scenario(yaml)
+        .target(routes())
+        .env("API_TOKEN", SECRET)
+        .env("LOADGATE_FARGATE_TIMING", FAST)
+        .args(&[
+            "run",
+            "--executor",
+            "fargate",
+            "--image",
+            "x",
+            "--baseline",
+            "none",
+        ])
+        .args(args);
+    for (k, v) in moto.env() {
+        test = test.env(k, &v);
+    }
+    test
+}
+
+fn setup() -> (Moto, fake_fargate::Deployed, fake_fargate::Deployed) {
+    let moto = Moto::start();
+    moto.keep_tasks_running();
+    let us = fake_fargate::deploy(&moto);
+    let eu = fake_fargate::deploy_in(&moto, EU);
+    (moto, us, eu)
+}
+
+fn fargates(moto: &Moto) -> (FakeFargate, FakeFargate) {
+    (
+        FakeFargate::start_in(moto, Options::default(), REGION),
+        FakeFargate::start_in(moto, Options::default(), EU),
+    )
+}
+
+/// Requests each result file under `runs/<run_id>/results/` of a region's bucket reports: what
+/// that region's workers sent, by their own count.
+fn sent_by_workers(moto: &Moto, region: &str, bucket: &str, run_id: &str) -> (usize, u64) {
+    fake_fargate::runtime().block_on(async {
+        let s3 = fake_fargate::aws_in(&moto.endpoint, None, region)
+            .await
+            .s3();
+        let prefix = format!("runs/{run_id}/results/");
+        let list = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(&prefix)
+            .send()
+            .await
+            .expect("list");
+        let mut sum = 0;
+        for o in list.contents() {
+            let got = s3
+                .get_object()
+                .bucket(bucket)
+                .key(o.key().unwrap_or_default())
+                .send()
+                .await
+                .expect("get");
+            let body = got.body.collect().await.expect("body").into_bytes();
+            let doc: Value = serde_json::from_slice(&body).expect("a worker result");
+            sum += doc["results"]["total"]["requests"]
+                .as_u64()
+                .expect("requests");
+        }
+        (list.contents().len(), sum)
+    })
+}
+
+fn task_statuses(moto: &Moto, region: &str, cluster: &str) -> Vec<String> {
+    fake_fargate::runtime().block_on(async {
+        let ecs = fake_fargate::aws_in(&moto.endpoint, None, region)
+            .await
+            .ecs();
+        let mut all = Vec::new();
+        for status in [
+            aws_sdk_ecs::types::DesiredStatus::Stopped,
+            aws_sdk_ecs::types::DesiredStatus::Running,
+        ] {
+            let list = ecs
+                .list_tasks()
+                .cluster(cluster)
+                .desired_status(status)
+                .send()
+                .await
+                .expect("list");
+            all.extend(list.task_arns().iter().cloned());
+        }
+        all.sort();
+        all.dedup();
+        if all.is_empty() {
+            return Vec::new();
+        }
+        ecs.describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(all))
+            .send()
+            .await
+            .expect("describe")
+            .tasks()
+            .iter()
+            .map(|t| t.last_status().unwrap_or_default().to_string())
+            .collect()
+    })
+}
+
+fn secrets_left(moto: &Moto, region: &str) -> usize {
+    fake_fargate::runtime().block_on(async {
+        let ssm = fake_fargate::aws_in(&moto.endpoint, None, region)
+            .await
+            .ssm();
+        ssm.get_parameters_by_path()
+            .path("/loadgate/loadgate/runs")
+            .recursive(true)
+            .send()
+            .await
+            .expect("ssm")
+            .parameters()
+            .len()
+    })
+}
+
+fn region<'a>(results: &'a Value, name: &str) -> &'a Value {
+    results["distributed"]["regions"]
+        .as_array()
+        .expect("distributed.regions")
+        .iter()
+        .find(|r| r["region"] == name)
+        .unwrap_or_else(|| panic!("no region {name} in {}", results["distributed"]))
+}
+
+#[test]
+fn two_regions_merge_exactly_and_break_the_figures_down_per_region() {
+    let (moto, us, eu) = setup();
+    let (f_us, f_eu) = fargates(&moto);
+    // The scenario's map says eu-west-1 first: the home region is still AWS_REGION (us-east-1).
+    let ran = controller(
+        &moto,
+        &scenario(
+            "{ concurrency: 6, hold_for: 2s }",
+            "fargate: { regions: { eu-west-1: 1, us-east-1: 2 } }\n",
+        ),
+        &[],
+    )
+    .run();
+    let codes_us = f_us.finish();
+    let codes_eu = f_eu.finish();
+    ran.code(0);
+    let results = ran.results();
+    // Merged counts equal what the target served, per label and in total.
+    for (label, path) in [("a", "/a"), ("b", "/b")] {
+        assert_eq!(
+            results["labels"][label]["requests"].as_u64(),
+            Some(ran.target().count(path)),
+            "label {label}\n{}",
+            ran.stderr
+        );
+    }
+    assert_eq!(
+        results["total"]["requests"].as_u64(),
+        Some(ran.target().total())
+    );
+    assert!(ran.target().total() > 0);
+    assert_eq!(results["total"]["errors"], 0, "{}", ran.stderr);
+    assert_eq!(results["workers"], 3);
+    assert_eq!(results["distributed"]["contributed"], 3, "{}", ran.stderr);
+    let run_id = results["run_id"].as_str().expect("run id");
+    // Per region: the workers each region was given, and exactly what they sent.
+    let mut sum = 0;
+    for (name, workers, bucket) in [(REGION, 2, &us.bucket), (EU, 1, &eu.bucket)] {
+        let r = region(&results, name);
+        assert_eq!(r["workers"], workers, "{name}");
+        assert_eq!(r["contributed"], workers, "{name}");
+        let (files, sent) = sent_by_workers(&moto, name, bucket, run_id);
+        assert_eq!(files, workers as usize, "{name}: result files");
+        assert_eq!(r["total"]["requests"].as_u64(), Some(sent), "{name}");
+        assert!(sent > 0, "{name} sent nothing");
+        sum += sent;
+        assert!(r["start_skew_ms"].as_f64().is_some(), "{name}: no skew");
+        assert!(r["cost_usd"].as_f64().is_some_and(|c| c > 0.0), "{name}");
+        assert!(r["total"]["response_time_ms"]["p95"].as_f64().is_some());
+        eprintln!("{name} phases: {}", r["phases"]);
+        assert_eq!(secrets_left(&moto, name), 0, "{name}: secrets left in SSM");
+    }
+    assert_eq!(Some(sum), results["total"]["requests"].as_u64());
+    // The home region comes first.
+    assert_eq!(results["distributed"]["regions"][0]["region"], REGION);
+    let skew = results["distributed"]["start_skew_ms"].as_f64();
+    assert!(skew.is_some_and(|s| s >= 0.0), "{}", results["distributed"]);
+    eprintln!(
+        "two-region run: phases {} start skew {} ms",
+        results["distributed"]["phases"], results["distributed"]["start_skew_ms"]
+    );
+    // The per-region table is in every report.
+    let summary = ran.read("loadgate-report/summary.md");
+    assert!(summary.contains("| Region |"), "{summary}");
+    assert!(summary.contains(EU), "{summary}");
+    let html = ran.read("loadgate-report/report.html");
+    assert!(html.contains("Regions") && html.contains(EU));
+    assert_eq!(codes_us.len(), 2);
+    assert_eq!(codes_eu.len(), 1);
+    assert!(codes_us
+        .values()
+        .chain(codes_eu.values())
+        .all(|c| *c == Some(0)));
+}
+
+#[test]
+fn cancel_stops_the_tasks_in_both_regions() {
+    let (moto, us, eu) = setup();
+    let (f_us, f_eu) = fargates(&moto);
+    let ran = controller(
+        &moto,
+        &scenario("{ concurrency: 2, hold_for: 60s }", ""),
+        &["--regions", "us-east-1=1,eu-west-1=1"],
+    )
+    .run_with(|child| {
+        f_us.wait_for(1, Duration::from_secs(4));
+        f_eu.wait_for(1, Duration::from_secs(4));
+        // SAFETY: a plain kill(2) of our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    });
+    f_us.finish();
+    f_eu.finish();
+    ran.code(130);
+    assert_eq!(ran.results()["partial"], true);
+    for (name, cluster) in [(REGION, &us.cluster), (EU, &eu.cluster)] {
+        let statuses = task_statuses(&moto, name, cluster);
+        assert_eq!(statuses.len(), 1, "{name}: {statuses:?}");
+        assert!(
+            statuses.iter().all(|s| s == "STOPPED"),
+            "{name}: {statuses:?}"
+        );
+        assert_eq!(secrets_left(&moto, name), 0, "{name}: secrets left in SSM");
+    }
+}
+
+#[test]
+fn a_region_that_cannot_be_used_is_named_before_any_task_starts() {
+    let (moto, us, _eu) = setup();
+    // Nothing is deployed in ap-south-1 and moto's ECS there has no cluster: the stack check
+    // creates the stack, but an unknown region (zz-nowhere-9) fails outright.
+    let ran = controller(
+        &moto,
+        &scenario("{ concurrency: 2, hold_for: 2s }", ""),
+        &["--regions", "us-east-1=1,zz-nowhere-9=1"],
+    )
+    .run();
+    ran.code(3);
+    eprintln!("{}", ran.stderr);
+    assert!(ran.stderr.contains("zz-nowhere-9"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("no task was started in any region"),
+        "{}",
+        ran.stderr
+    );
+    assert!(task_statuses(&moto, REGION, &us.cluster).is_empty());
+}
+
+#[test]
+fn regions_with_workers_or_bad_specs_are_invalid_input() {
+    for (yaml_extra, args, says) in [
+        (
+            "workers: 2\nfargate: { regions: { us-east-1: 1 } }\n",
+            vec![],
+            "`workers` and `fargate.regions`",
+        ),
+        (
+            "fargate: { regions: { us-east: 1 } }\n",
+            vec![],
+            "not an AWS region name",
+        ),
+        ("", vec!["--regions", "us-east-1=0"], "from 1 to"),
+        (
+            "",
+            vec!["--regions", "us-east-1=1", "--workers", "2"],
+            "give the workers per region only",
+        ),
+    ] {
+        let ran = Test::new()
+            .scenario(&scenario("{ concurrency: 2, hold_for: 1s }", yaml_extra))
+            .env("API_TOKEN", SECRET)
+            // A dead endpoint: any AWS call would be exit 3, not 2.
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("AWS_REGION", REGION)
+            .args(&["run", "--executor", "fargate", "--image", "x"])
+            .args(&args)
+            .run();
+        assert_eq!(ran.code, 2, "{yaml_extra} {args:?}: {}", ran.stderr);
+        assert!(ran.stderr.contains(says), "{says}: {}", ran.stderr);
+    }
+}
+
+#[test]
+fn the_flag_beats_the_variable_which_beats_the_scenario() {
+    // validate prints the plan; `--regions` and LOADGATE_REGIONS are only for `run`, so this
+    // checks clap's order through `run` refusing the flag's bad value before the variable's.
+    let ran = Test::new()
+        .scenario(&scenario(
+            "{ concurrency: 2, hold_for: 1s }",
+            "fargate: { regions: { us-east-1: 1 } }\n",
+        ))
+        .env("API_TOKEN", SECRET)
+        .env("LOADGATE_REGIONS", "eu-west-1=2")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .args(&["run", "--executor", "fargate", "--image", "x"])
+        .args(&["--regions", "bad"])
+        .run();
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(ran.stderr.contains("`bad`"), "{}", ran.stderr);
+    let ran = Test::new()
+        .scenario(&scenario(
+            "{ concurrency: 2, hold_for: 1s }",
+            "fargate: { regions: { us-east-1: 1 } }\n",
+        ))
+        .env("API_TOKEN", SECRET)
+        .env("LOADGATE_REGIONS", "eu-west-1=x")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .args(&["run", "--executor", "fargate", "--image", "x"])
+        .run();
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(ran.stderr.contains("eu-west-1=x"), "{}", ran.stderr);
+}
