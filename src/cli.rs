@@ -201,9 +201,11 @@ pub struct StackArgs {
     #[arg(long, global = true, default_value = crate::cloud::DEFAULT_STACK_NAME,
           env = "LOADGATE_STACK_NAME", value_name = "NAME", display_order = 100)]
     pub stack_name: String,
-    /// AWS region (for `policy`: the region the policy is limited to, by default any)
-    #[arg(long, global = true, value_name = "REGION", display_order = 101)]
-    pub region: Option<String>,
+    /// AWS region (for `policy`: the region the policy is limited to, by default any; given
+    /// several times, the policy covers each of them, for runs from several regions)
+    #[arg(long, global = true, value_name = "REGION", display_order = 101,
+          action = clap::ArgAction::Append)]
+    pub region: Vec<String>,
     #[command(subcommand)]
     pub command: StackCommand,
 }

@@ -354,3 +354,94 @@ fn the_flag_beats_the_variable_which_beats_the_scenario() {
     assert_eq!(ran.code, 2, "{}", ran.stderr);
     assert!(ran.stderr.contains("eu-west-1=x"), "{}", ran.stderr);
 }
+
+/// `stack policy --run --region us-east-1 --region eu-west-1` allows exactly what a run from
+/// both regions calls (and `runs`/`stop` in the home region), by the same check as
+/// tests/it/policy_coverage.rs.
+#[test]
+fn the_run_policy_for_two_regions_covers_a_run_from_both() {
+    use crate::policy_coverage::{calls, extra, venv_python};
+    let python = venv_python();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let record = dir.path().join("run.calls");
+    let (moto, _us, _eu) = setup();
+    let (f_us, f_eu) = fargates(&moto);
+    let ran = controller(
+        &moto,
+        &scenario("{ concurrency: 2, hold_for: 1s }", ""),
+        &["--regions", "us-east-1=1,eu-west-1=1"],
+    )
+    .env(loadgate::cloud::record::ENV, &record.display().to_string())
+    .run();
+    f_us.finish();
+    f_eu.finish();
+    ran.code(0);
+    let run_id = ran.results()["run_id"]
+        .as_str()
+        .expect("run id")
+        .to_string();
+    for args in [vec!["runs"], vec!["stop", run_id.as_str()]] {
+        let mut t = Test::new()
+            .args(&args)
+            .env(loadgate::cloud::record::ENV, &record.display().to_string());
+        for (k, v) in moto.env() {
+            t = t.env(k, &v);
+        }
+        t.run().code(0);
+    }
+    let policy = Test::new()
+        .args(&[
+            "stack",
+            "policy",
+            "--run",
+            "--region",
+            REGION,
+            "--region",
+            EU,
+            "--account",
+            "123456789012",
+        ])
+        .run();
+    policy.code(0);
+    let policy: Value = serde_json::from_str(&policy.stdout).expect("a policy");
+    let push = "a version's first run pushes the worker image through the ECR registry API; \
+                moto serves no registry API";
+    let spec = serde_json::json!({
+        "callers": {
+            "run": {
+                "policy": policy,
+                "calls": calls(&record),
+                "extra": extra(&[
+                    ("iam:PassRole", "RegisterTaskDefinition and RunTask pass the worker roles to ECS"),
+                    ("ecs:TagResource", "RunTask and RegisterTaskDefinition with tags (ecs:CreateAction)"),
+                    ("ecr:GetAuthorizationToken", push),
+                    ("ecr:BatchCheckLayerAvailability", push),
+                    ("ecr:BatchGetImage", push),
+                    ("ecr:InitiateLayerUpload", push),
+                    ("ecr:UploadLayerPart", push),
+                    ("ecr:CompleteLayerUpload", push),
+                    ("ecr:PutImage", push),
+                    ("ecr:DescribeImages", "a run without --image checks that its image is pushed"),
+                ]),
+            }
+        }
+    });
+    let spec_path = dir.path().join("spec.json");
+    std::fs::write(&spec_path, serde_json::to_vec_pretty(&spec).expect("json")).expect("spec");
+    let checked = std::process::Command::new(&python)
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/iam_check.py"))
+        .arg(&spec_path)
+        .arg(dir.path().join("report.json"))
+        .output()
+        .expect("run scripts/iam_check.py");
+    assert!(
+        checked.status.success(),
+        "the two-region run policy and the recorded calls disagree:\n{}{}\ncalls: {}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr),
+        spec["callers"]["run"]["calls"]
+    );
+    // The merged policy names both regions' clusters.
+    let text = policy.to_string();
+    assert!(text.contains(":ecs:us-east-1:") && text.contains(":ecs:eu-west-1:"));
+}
