@@ -93,7 +93,7 @@ mod tests {
     #[test]
     fn one_region_is_exactly_its_own_policy() {
         let s = scope("eu-west-1");
-        assert_eq!(merged(&[s.clone()], run_policy), run_policy(&s));
+        assert_eq!(merged(std::slice::from_ref(&s), run_policy), run_policy(&s));
     }
 
     #[test]
