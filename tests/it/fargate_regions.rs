@@ -100,6 +100,35 @@ fn sent_by_workers(moto: &Moto, region: &str, bucket: &str, run_id: &str) -> (us
     })
 }
 
+fn result_docs(moto: &Moto, region: &str, bucket: &str, run_id: &str) -> Vec<Value> {
+    fake_fargate::runtime().block_on(async {
+        let s3 = fake_fargate::aws_in(&moto.endpoint, None, region)
+            .await
+            .s3();
+        let list = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(format!("runs/{run_id}/results/"))
+            .send()
+            .await
+            .expect("list");
+        let mut out = Vec::new();
+        for o in list.contents() {
+            let got = s3
+                .get_object()
+                .bucket(bucket)
+                .key(o.key().unwrap_or_default())
+                .send()
+                .await
+                .expect("get");
+            let body = got.body.collect().await.expect("body").into_bytes();
+            out.push(serde_json::from_slice(&body).expect("a worker result"));
+        }
+        assert!(!out.is_empty(), "{region}: no results");
+        out
+    })
+}
+
 fn task_statuses(moto: &Moto, region: &str, cluster: &str) -> Vec<String> {
     fake_fargate::runtime().block_on(async {
         let ecs = fake_fargate::aws_in(&moto.endpoint, None, region)
@@ -444,4 +473,87 @@ fn the_run_policy_for_two_regions_covers_a_run_from_both() {
     // The merged policy names both regions' clusters.
     let text = policy.to_string();
     assert!(text.contains(":ecs:us-east-1:") && text.contains(":ecs:eu-west-1:"));
+}
+
+/// The run's id from the run index in the home region's bucket, once it is written.
+fn indexed_run(moto: &Moto, bucket: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let keys = fake_fargate::runtime().block_on(async {
+            let s3 = moto.aws().await.s3();
+            s3.list_objects_v2()
+                .bucket(bucket)
+                .prefix("runs/index/")
+                .send()
+                .await
+                .expect("list")
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string))
+                .collect::<Vec<_>>()
+        });
+        if let Some(k) = keys.first() {
+            return k
+                .trim_start_matches("runs/index/")
+                .trim_end_matches(".json")
+                .to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "no run index");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn runs_and_stop_in_the_home_region_reach_every_region_of_a_run() {
+    let (moto, us, eu) = setup();
+    let (f_us, f_eu) = fargates(&moto);
+    let cli = |args: &[&str]| {
+        let mut t = Test::new().args(args);
+        for (k, v) in moto.env() {
+            t = t.env(k, &v);
+        }
+        t.run()
+    };
+    let mut listed = String::new();
+    let ran = controller(
+        &moto,
+        &scenario("{ concurrency: 3, hold_for: 60s }", ""),
+        &["--regions", "eu-west-1=2,us-east-1=1"],
+    )
+    .run_with(|_child| {
+        f_us.wait_for(1, Duration::from_secs(3));
+        f_eu.wait_for(2, Duration::from_secs(3));
+        let run_id = indexed_run(&moto, &us.bucket);
+        let runs = cli(&["runs"]);
+        runs.code(0);
+        listed = runs.stdout.clone();
+        cli(&["stop", &run_id]).code(0);
+    });
+    let eu_ids: Vec<String> = f_eu.workers.lock().expect("lock").keys().cloned().collect();
+    f_us.finish();
+    f_eu.finish();
+    assert!(listed.contains("from 2 regions"), "{listed}");
+    assert!(listed.contains(EU), "{listed}");
+    for id in &eu_ids {
+        assert!(listed.contains(id.as_str()), "{id} not listed:\n{listed}");
+    }
+    for (name, cluster, n) in [(REGION, &us.cluster, 1), (EU, &eu.cluster, 2)] {
+        let statuses = task_statuses(&moto, name, cluster);
+        assert_eq!(statuses.len(), n, "{name}: {statuses:?}");
+        assert!(
+            statuses.iter().all(|s| s == "STOPPED"),
+            "{name}: {statuses:?}"
+        );
+    }
+    // The workers of both regions stopped on abort.json or SIGTERM, not at the end of the load.
+    let results = ran.results();
+    let run_id = results["run_id"].as_str().expect("run id");
+    for (name, bucket) in [(REGION, &us.bucket), (EU, &eu.bucket)] {
+        for doc in result_docs(&moto, name, bucket, run_id) {
+            assert!(doc["stopped"].is_string(), "{name}: {doc}");
+        }
+    }
+    // Once the controller is done, the index says so: `runs` no longer lists it.
+    let runs = cli(&["runs"]);
+    assert!(!runs.stdout.contains("from 2 regions"), "{}", runs.stdout);
 }

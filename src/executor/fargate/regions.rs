@@ -8,6 +8,7 @@
 //! (`fargate.rs`) is untouched.
 
 mod drive;
+mod index;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -360,6 +361,14 @@ pub(super) async fn control(
         .iter()
         .map(|s| TaskGuard::new(s.ecs.clone(), s.outputs.cluster_name.clone()))
         .collect();
+    let index_store = index::home_store(&home, &fargate.stack_name, &run.sites).await;
+    if let Some(store) = &index_store {
+        index::write(
+            store,
+            &index::entry(&home_region, &run_id, &run.sites, false),
+        )
+        .await;
+    }
     let mut refs: Vec<SecretRef> = Vec::new();
     let launched = Instant::now();
     let mut out = drive::drive(&run, &mut refs, &mut guards, observer, stack_check).await;
@@ -381,6 +390,13 @@ pub(super) async fn control(
         for l in left {
             eprintln!("warning: the run's secrets were not deleted in {region}: {l}");
         }
+    }
+    if let Some(store) = &index_store {
+        index::write(
+            store,
+            &index::entry(&home_region, &run_id, &run.sites, true),
+        )
+        .await;
     }
     if let Ok(Execution {
         distributed: Some(d),
