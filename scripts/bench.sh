@@ -3,6 +3,7 @@
 #
 #   scripts/bench.sh [throughput|memory|stall|pacing|all]      (default: all)
 #   scripts/bench.sh instructions    (callgrind: engine instructions per request; not in `all`)
+#   scripts/bench.sh realistic       (templated requests, feed, captures vs fixed ones; not in `all`)
 #
 # Starts its own nginx (one worker, pinned to core BENCH_SERVER_CPU) on 127.0.0.1 and runs each
 # client pinned to core BENCH_CLIENT_CPU under GNU time (user+sys CPU, peak RSS). Installs nginx,
@@ -23,6 +24,7 @@
 #   BENCH_STALL_DURATION, BENCH_STALL_AT, BENCH_STALL_FOR  stall: run length, freeze start and
 #                       length [10s, 3s, 0.5s]
 #   BENCH_PACING_RATE, BENCH_PACING_DURATION  pacing: open-model rate and run length [10000, 10s]
+#   BENCH_FEED_ROWS     realistic: rows of the generated data feed [1000000]
 #   BENCH_SERVER_CPU, BENCH_CLIENT_CPU  the cores of nginx and of the client [0, 1]
 #   BENCH_KEEP=1        keep the temp dir (nginx config, raw outputs) and print its path
 set -euo pipefail
@@ -33,7 +35,7 @@ usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; }
 
 MODE=${1:-all}
 case $MODE in
-    throughput | memory | stall | pacing | instructions | all) ;;
+    throughput | memory | stall | pacing | instructions | realistic | all) ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
 esac
@@ -72,6 +74,7 @@ STALL_FOR=${STALL_FOR%s}
 [[ $STALL_FOR =~ ^[0-9]*\.?[0-9]+$ ]] || die "BENCH_STALL_FOR must be seconds, e.g. 0.5"
 PACING_RATE=$(positive BENCH_PACING_RATE "${BENCH_PACING_RATE:-10000}")
 PACING_DURATION=$(seconds "${BENCH_PACING_DURATION:-10s}")
+FEED_ROWS=$(positive BENCH_FEED_ROWS "${BENCH_FEED_ROWS:-1000000}")
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 OUT=${BENCH_OUT:-target/bench}
@@ -360,6 +363,68 @@ bench_pacing() {
     new_mode pacing
     loadgate_run pacing 1 "$(open_model "$PACING_RATE" "$PACING_DURATION")"
     summarize pacing "{\"rate\":$PACING_RATE,\"duration_s\":$PACING_DURATION}"
+}
+
+# Realistic users against fixed requests, alternated in the same run: the same closed model, but
+# each iteration takes a row of a BENCH_FEED_ROWS-row `unique` feed, 9 of its 10 requests have a
+# templated path and header, and the 10th captures a value from a JSON body. Then `loadgate
+# validate` with and without that feed: what loading it costs in time and memory.
+realistic_scenario() {
+    cat >"$1" <<EOF
+name: bench-realistic
+target: http://127.0.0.1:$PORT
+data: { users: { file: $TMP/users.csv, mode: unique, on_exhausted: recycle } }
+load: $2
+requests:
+EOF
+    local i
+    for ((i = 0; i < 9; i++)); do
+        echo '  - { name: get, path: "/r/{{ users.id }}?i={{ iteration }}", headers: { X-User: "{{ user }}" } }' >>"$1"
+    done
+    cat >>"$1" <<'EOF'
+  - { name: json, path: /json, headers: { X-User: "{{ user }}" }, capture: { id: { json: /id } } }
+thresholds: [ "error_rate < 1%" ]
+EOF
+}
+
+bench_realistic() {
+    new_mode realistic
+    python3 -c '
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("id,email,password\n")
+    for i in range(int(sys.argv[2])):
+        f.write(f"{i},user{i}@example.com,pw-{i:08x}\n")
+' "$TMP/users.csv" "$FEED_ROWS"
+    local feed_bytes r
+    feed_bytes=$(stat -c %s "$TMP/users.csv")
+    run_client warmup wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$PORT/"
+    for ((r = 1; r <= ROUNDS; r++)); do
+        loadgate_run static "$r" "$(closed "$CONNS" "$DURATION")"
+        # loadgate_start's runner, with the realistic scenario in place of the one-request one.
+        LG_NAME="loadgate-realistic-$r"
+        LG_TAG=realistic
+        LG_ROUND=$r
+        realistic_scenario "$TMP/$LG_NAME.yaml" "$(closed "$CONNS" "$DURATION")"
+        say "loadgate realistic round $r"
+        RUN_TIME=$TMP/$LG_NAME.time
+        /usr/bin/time -f '%U %S %M %e' -o "$RUN_TIME" taskset -c "$CLIENT_CPU" \
+            "$LOADGATE_BIN" run "$TMP/$LG_NAME.yaml" --out "$TMP/$LG_NAME" --quiet --threads 1 \
+            >"$TMP/$LG_NAME.out" 2>"$TMP/$LG_NAME.err" &
+        CLIENT_PID=$!
+        loadgate_finish
+    done
+    realistic_scenario "$TMP/feed.yaml" "$(closed 1 1)"
+    scenario "$TMP/nofeed.yaml" "$(closed 1 1)"
+    for ((r = 1; r <= 3; r++)); do
+        run_client "validate-feed-$r" "$LOADGATE_BIN" validate "$TMP/feed.yaml"
+        ((RUN_RC == 0)) || { cat "$TMP/validate-feed-$r.err" >&2; die "validate failed"; }
+        record "{\"client\":\"validate\",\"tag\":\"feed\",\"round\":$r,\"rc\":0,\"time\":\"$RUN_TIME\"}"
+        run_client "validate-nofeed-$r" "$LOADGATE_BIN" validate "$TMP/nofeed.yaml"
+        ((RUN_RC == 0)) || { cat "$TMP/validate-nofeed-$r.err" >&2; die "validate failed"; }
+        record "{\"client\":\"validate\",\"tag\":\"nofeed\",\"round\":$r,\"rc\":0,\"time\":\"$RUN_TIME\"}"
+    done
+    summarize realistic "{\"connections\":$CONNS,\"duration_s\":$DURATION,\"rounds\":$ROUNDS,\"feed_rows\":$FEED_ROWS,\"feed_bytes\":$feed_bytes,\"server_cpu\":$SERVER_CPU,\"client_cpu\":$CLIENT_CPU}"
 }
 
 # Instruction counts do not depend on what else the machine runs: the one figure of this script

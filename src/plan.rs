@@ -7,6 +7,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::threshold::Threshold;
 
+mod table;
+mod users;
+
+pub use table::{CsvError, Table, MAX_FEED_BYTES};
+pub use users::{
+    CapturePlan, CaptureSource, CheckPlan, DynamicPlan, Exhausted, Expr, FeedMode, FeedPer,
+    FeedPlan, FlowPlan, Segment, Template, UserPlan, UserShare, DEFAULT_REDIRECTS,
+};
+
 /// A whole run, as the engine and the executors see it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Plan {
@@ -27,6 +36,9 @@ pub struct Plan {
     /// True when the scenario had no thresholds and the default `error_rate < 1%` was added.
     pub default_threshold: bool,
     pub fargate: FargatePlan,
+    /// Feeds, flows, setup, captures: what makes users realistic (empty for fixed requests).
+    #[serde(default)]
+    pub users: UserPlan,
     /// Values that came from `${VAR}`: masked wherever text leaves the process.
     #[serde(skip)]
     pub secrets: Secrets,
@@ -43,6 +55,23 @@ pub struct RequestPlan {
     pub body: Option<String>,
     /// Statuses that count as success; empty means any status below 400.
     pub expect_status: Vec<u16>,
+    /// Templates, captures and checks; None for a fixed request (the engine's plain path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamic: Option<Box<DynamicPlan>>,
+}
+
+impl Plan {
+    /// Whether users need state of their own (rows, captures, cookies, flows): if not, the
+    /// engine runs its plain loop.
+    pub fn per_user(&self) -> bool {
+        let u = &self.users;
+        u.forced
+            || !u.feeds.is_empty()
+            || !u.flows.is_empty()
+            || !u.setup.is_empty()
+            || u.think_time_max_ms.is_some()
+            || self.requests.iter().any(|r| r.dynamic.is_some())
+    }
 }
 
 impl RequestPlan {

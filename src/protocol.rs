@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{duration_ms, LoadPlan};
+use crate::plan::{duration_ms, LoadPlan, UserShare};
 use crate::results::Results;
 
 /// Version of the documents below; bumped on any incompatible change.
@@ -77,6 +77,12 @@ impl RunLocation {
 
     pub fn abort(&self) -> String {
         format!("{}abort.json", self.prefix())
+    }
+
+    /// A file the run ships once to every worker (data feeds; later, engines' scripts), named by
+    /// its content: `runs/<run_id>/assets/<sha256>.<ext>`.
+    pub fn asset(&self, name: &str) -> String {
+        format!("{}assets/{name}", self.prefix())
     }
 
     pub fn ready_prefix(&self) -> String {
@@ -174,6 +180,10 @@ pub struct StartDoc {
     /// On S3's clock (Unix ms).
     pub start_at_ms: i64,
     pub shares: BTreeMap<String, LoadPlan>,
+    /// Per worker: where its user numbers start and the rows of each `unique` data feed it may
+    /// use, split by the shares above (absent when the plan has neither feeds nor users to number).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub users: BTreeMap<String, UserShare>,
 }
 
 /// `heartbeat`: its LastModified is what counts; the body is for people reading the bucket.

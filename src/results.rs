@@ -66,6 +66,9 @@ pub struct Results {
     /// How a distributed run went: workers, phases, start skew, failed workers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distributed: Option<Distributed>,
+    /// The flow mix: iterations each named flow ran (present when the scenario has `flows`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub flows: IndexMap<String, u64>,
     pub histograms: Histograms,
 }
 
@@ -161,6 +164,10 @@ pub struct Summary {
     pub error_rate: f64,
     pub rps: f64,
     pub dropped: u64,
+    /// Requests not sent because an earlier request of the same iteration failed to capture a
+    /// value (present when not zero).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: u64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub response_time_ms: Percentiles,
@@ -292,6 +299,7 @@ impl Summary {
             error_rate: set.error_rate(),
             rps: stats::aggregate_rate(set.requests, duration),
             dropped: set.dropped,
+            skipped: set.skipped,
             bytes_sent: set.bytes_sent,
             bytes_received: set.bytes_received,
             response_time_ms: Percentiles::of(&set.response_time),
@@ -385,6 +393,7 @@ impl Results {
             comparison: None,
             cost: None,
             distributed: None,
+            flows: agg.flows.iter().cloned().collect(),
             histograms: Histograms {
                 total: HistogramSet::of(&agg.total),
                 labels: agg
@@ -437,8 +446,13 @@ impl Results {
             failures.push(f.clone());
         }
         agg.failures = failures;
+        agg.flows = self.flows.iter().map(|(k, v)| (k.clone(), *v)).collect();
         Ok(agg)
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn missing(what: &str) -> CodecError {
@@ -453,6 +467,7 @@ fn metric_set(s: &Summary, h: &HistogramSet) -> Result<MetricSet, CodecError> {
     m.requests = s.requests;
     m.errors = s.errors;
     m.dropped = s.dropped;
+    m.skipped = s.skipped;
     m.bytes_sent = s.bytes_sent;
     m.bytes_received = s.bytes_received;
     for (code, n) in &s.status {

@@ -109,7 +109,8 @@ impl Worker {
                 .unwrap_or_else(|| self.store.clock().now_ms())
                 + doc.timing.ready_timeout.as_millis() as i64;
             let until = Instant::now() + self.store.clock().until(barrier_ms.min(doc.deadline_ms));
-            let plan = resolve_plan(aws, &doc, until).await?;
+            let mut plan = resolve_plan(aws, &doc, until).await?;
+            crate::executor::assets::load(&self.store, &mut plan).await?;
             let ready = Ready {
                 version: VERSION,
                 worker_id: self.id.clone(),
@@ -141,10 +142,13 @@ impl Worker {
             stop.clone(),
             live_rx,
         ));
-        let plan = Plan {
+        let mut plan = Plan {
             load: share,
             ..plan
         };
+        if let Some(users) = start.users.get(&self.id) {
+            plan.users.apply(users);
+        }
         let mut observer = LiveObserver {
             stop: stop.clone(),
             live: live_tx,

@@ -165,6 +165,13 @@ def parse_results(path):
 
 def load_run(rec):
     """A run record with its measured figures filled in."""
+    if rec.get("client") == "validate":
+        # `loadgate validate` reading a data feed: only its time and memory matter.
+        figures = parse_time_file(rec["time"])
+        figures["requests"] = 0
+        figures["cpu_us_per_req"] = None
+        figures["cpu_util"] = None
+        return {**rec, **figures}
     if rec.get("wrk"):
         figures = parse_wrk(rec["wrk"])
     elif rec.get("results"):
@@ -281,6 +288,62 @@ def summarize_throughput(runs, cfg):
             f"loadgate / wrk, {name}: {fmt(p['of_medians'], 3)} (ratio of medians); "
             f"per round {fmt_spread(p['per_round'], 3)}{target}"
         )
+    return summary
+
+
+def summarize_realistic(runs, cfg):
+    """Fixed requests against realistic ones (templated path and header, a row of a data feed per
+    iteration, a JSON capture every 10th request), alternated; and what loading a large feed costs."""
+    load = [r for r in runs if r["client"] == "loadgate"]
+    for r in load:
+        r["rss_mb"] = r["rss_kb"] / 1024.0
+    summary, rows = {}, []
+    for tag in ("static", "realistic"):
+        mine = [r for r in load if r["tag"] == tag]
+        summary[tag] = {key: spread([r[key] for r in mine]) for key, _, _ in COLUMNS}
+        rows.append([tag] + [fmt_spread(summary[tag][k], d) for k, _, d in COLUMNS])
+    by_round = {}
+    for r in load:
+        by_round.setdefault(r["round"], {})[r["tag"]] = r["cpu_us_per_req"]
+    per_round = [ratio(v.get("realistic"), v.get("static")) for v in by_round.values()]
+    summary["cpu_ratio_realistic_over_static"] = {
+        "of_medians": ratio(
+            (summary["realistic"]["cpu_us_per_req"] or {}).get("median"),
+            (summary["static"]["cpu_us_per_req"] or {}).get("median"),
+        ),
+        "per_round": spread(per_round),
+    }
+    print(
+        f"realistic: closed model, {cfg['connections']} connections, {cfg['duration_s']} s per run, "
+        f"{cfg['rounds']} alternations of fixed and realistic requests; median [min–max]"
+    )
+    print(table(["requests"] + [h for _, h, _ in COLUMNS], rows))
+    p = summary["cpu_ratio_realistic_over_static"]
+    print(
+        f"\nrealistic / static, CPU per request: {fmt(p['of_medians'], 3)} (ratio of medians); "
+        f"per round {fmt_spread(p['per_round'], 3)} (target ≤ 1.3)"
+    )
+    feed = {}
+    for tag in ("nofeed", "feed"):
+        mine = [r for r in runs if r["client"] == "validate" and r["tag"] == tag]
+        feed[tag] = {
+            "wall_s": spread([r["wall_s"] for r in mine]),
+            "rss_mb": spread([r["rss_kb"] / 1024.0 for r in mine]),
+        }
+    if feed["feed"]["wall_s"] and feed["nofeed"]["wall_s"]:
+        load_s = feed["feed"]["wall_s"]["median"] - feed["nofeed"]["wall_s"]["median"]
+        rss_mb = feed["feed"]["rss_mb"]["median"] - feed["nofeed"]["rss_mb"]["median"]
+        size_mb = cfg["feed_bytes"] / (1 << 20)
+        feed["load_s"] = load_s
+        feed["rss_over_size"] = rss_mb / size_mb if size_mb else None
+        print(
+            f"data feed of {cfg['feed_rows']:,} rows ({size_mb:.1f} MiB): `loadgate validate` takes "
+            f"{fmt_spread(feed['feed']['wall_s'], 3)} s against {fmt_spread(feed['nofeed']['wall_s'], 3)} s "
+            f"without it (load ≈ {load_s:.3f} s); peak RSS {fmt_spread(feed['feed']['rss_mb'], 1)} MB "
+            f"against {fmt_spread(feed['nofeed']['rss_mb'], 1)} MB ({rss_mb:.1f} MB, "
+            f"{fmt(feed['rss_over_size'], 2)}× the file)"
+        )
+    summary["feed"] = feed
     return summary
 
 
@@ -411,6 +474,7 @@ SUMMARIZERS = {
     "memory": summarize_memory,
     "stall": summarize_stall,
     "pacing": summarize_pacing,
+    "realistic": summarize_realistic,
 }
 
 

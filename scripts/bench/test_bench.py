@@ -89,6 +89,35 @@ class ParseResults(Files):
             bench.parse_results(self.write("results.json", '{"duration_s": 1}'))
 
 
+class Realistic(Files):
+    def test_ratio_per_round_and_the_feed_figures(self):
+        def results(name, requests):
+            doc = {"duration_s": 10.0,
+                   "total": {"requests": requests, "errors": 0, "rps": requests / 10.0,
+                             "response_time_ms": {"p50": 0.3, "p99": 1.0}}}
+            return self.write(name, json.dumps(doc))
+
+        runs = []
+        for r, (static_cpu, real_cpu) in enumerate([(1.0, 1.2), (1.0, 1.1)], start=1):
+            for tag, cpu in (("static", static_cpu), ("realistic", real_cpu)):
+                time_path = self.write(f"{tag}{r}.time", f"{cpu} 0.0 20480 10.0\n")
+                runs.append(bench.load_run({"client": "loadgate", "tag": tag, "round": r,
+                                            "time": time_path,
+                                            "results": results(f"{tag}{r}.json", 100000)}))
+        for tag, wall, rss in (("feed", 0.3, 80 * 1024), ("nofeed", 0.1, 10 * 1024)):
+            time_path = self.write(f"{tag}.time", f"0.1 0.0 {rss} {wall}\n")
+            runs.append(bench.load_run({"client": "validate", "tag": tag, "round": 1,
+                                        "time": time_path}))
+        cfg = {"connections": 50, "duration_s": 10, "rounds": 2, "feed_rows": 1000000,
+               "feed_bytes": 35 * (1 << 20)}
+        summary = bench.summarize_realistic(runs, cfg)
+        ratio = summary["cpu_ratio_realistic_over_static"]
+        self.assertAlmostEqual(ratio["per_round"]["max"], 1.2)
+        self.assertAlmostEqual(ratio["per_round"]["min"], 1.1)
+        self.assertAlmostEqual(summary["feed"]["load_s"], 0.2)
+        self.assertAlmostEqual(summary["feed"]["rss_over_size"], 2.0)
+
+
 class Arithmetic(unittest.TestCase):
     def test_expected_stall_p99(self):
         # 10 s at 10k/s with a 500 ms freeze: 5 % delayed, p99 at 80 % of the freeze.

@@ -33,11 +33,13 @@ pub(crate) struct Prepared {
     pub label: usize,
     /// Index into the thread's origins.
     pub origin: usize,
-    method: Method,
+    pub(crate) method: Method,
     /// Origin-form (path and query): the request line of a direct HTTP/1.1 connection.
     uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    /// The same, as text.
+    pub(crate) target: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
     /// Request line, headers and body as they go on the wire: what a plain-http connection
     /// writes, in one piece.
     pub wire: Bytes,
@@ -71,6 +73,51 @@ pub(crate) struct Origin {
 }
 
 impl Origin {
+    /// The origin of an absolute http(s) URL (a redirect's target).
+    pub(crate) fn of(url: &Url) -> Option<Origin> {
+        let https = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            _ => return None,
+        };
+        let (host, server_name) = match url.host()? {
+            Host::Domain(d) => (d.to_string(), ServerName::try_from(d.to_string()).ok()?),
+            Host::Ipv4(ip) => (ip.to_string(), ServerName::IpAddress(IpAddr::V4(ip).into())),
+            Host::Ipv6(ip) => (ip.to_string(), ServerName::IpAddress(IpAddr::V6(ip).into())),
+        };
+        let port = url.port_or_known_default()?;
+        Some(Origin {
+            https,
+            host,
+            port,
+            server_name,
+            addrs: RefCell::new(Vec::new()),
+        })
+    }
+
+    pub(crate) fn same(&self, other: &Origin) -> bool {
+        self.matches(other.https, &other.host, other.port)
+    }
+
+    pub(crate) fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The `Host` header's value for this origin.
+    pub(crate) fn authority(&self) -> String {
+        let default = if self.https { 443 } else { 80 };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == default {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+
     fn matches(&self, https: bool, host: &str, port: u16) -> bool {
         self.https == https && self.host == host && self.port == port
     }
@@ -197,6 +244,7 @@ pub(crate) fn prepare(
             head: method == Method::HEAD,
             method,
             uri,
+            target,
             headers,
             body,
             bytes_sent: wire.len() as u64,
@@ -207,7 +255,7 @@ pub(crate) fn prepare(
 }
 
 /// Methods whose requests carry a body by definition: they say its length even when it is empty.
-fn expects_body(method: &Method) -> bool {
+pub(crate) fn expects_body(method: &Method) -> bool {
     *method == Method::POST || *method == Method::PUT || *method == Method::PATCH
 }
 
@@ -382,6 +430,7 @@ mod tests {
             headers: vec![("x-key".to_string(), "v".to_string())],
             body: body.map(str::to_string),
             expect_status: vec![],
+            dynamic: None,
         }
     }
 

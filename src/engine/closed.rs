@@ -13,7 +13,12 @@ pub(crate) async fn run(ctx: Rc<Ctx>, users: u32, ramp_up: Duration, think_time:
         .map(|k| {
             // User k starts at start + ramp_up * k / users: a linear ramp.
             let offset = ramp_up.mul_f64(f64::from(k) / f64::from(users));
-            tokio::task::spawn_local(user(ctx.clone(), after(ctx.start, offset), think_time))
+            let begin = after(ctx.start, offset);
+            if ctx.users.is_some() {
+                tokio::task::spawn_local(super::flow::user(ctx.clone(), begin, think_time))
+            } else {
+                tokio::task::spawn_local(user(ctx.clone(), begin, think_time))
+            }
         })
         .collect();
     for handle in handles {

@@ -49,6 +49,17 @@ pub(crate) struct Head {
     pub framing: Framing,
     /// Bytes of the status line, headers and the empty line.
     pub len: usize,
+    /// The response sets a cookie.
+    pub set_cookie: bool,
+}
+
+/// What of a response to keep, decided once its head is parsed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Keep {
+    /// A copy of the head (status line and headers).
+    pub head: bool,
+    /// Up to this many body bytes.
+    pub body: usize,
 }
 
 fn invalid(message: impl Into<String>) -> io::Error {
@@ -90,6 +101,7 @@ pub(crate) fn parse_head(buf: &[u8], head_request: bool) -> io::Result<Option<He
     let mut transfer_encoding = false;
     let mut close = false;
     let mut keep_alive = false;
+    let mut set_cookie = false;
     for h in response.headers.iter() {
         // The length first: most headers are none of the three, and that ends it.
         let is = |name: &str| h.name.len() == name.len() && lower_eq(h.name.as_bytes(), name);
@@ -109,6 +121,8 @@ pub(crate) fn parse_head(buf: &[u8], head_request: bool) -> io::Result<Option<He
                 close |= token.eq_ignore_ascii_case(b"close");
                 keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
             }
+        } else if is("set-cookie") {
+            set_cookie = true;
         }
     }
     let close = if http10 { !keep_alive || close } else { close };
@@ -129,6 +143,7 @@ pub(crate) fn parse_head(buf: &[u8], head_request: bool) -> io::Result<Option<He
         close: close || framing == Framing::UntilClose,
         framing,
         len,
+        set_cookie,
     }))
 }
 
@@ -169,6 +184,8 @@ pub(crate) struct Response {
     pub close: bool,
     /// The first body bytes, when the caller asked for them.
     pub sample: Option<Vec<u8>>,
+    /// The head's bytes, when the caller asked for them.
+    pub head: Option<Vec<u8>>,
 }
 
 /// Why an exchange failed, and whether any of the response had arrived: a kept connection that
@@ -247,11 +264,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
 
     /// Sends `request` (fully serialised) and reads the response to its end. `sample` says, given
     /// the status, how many body bytes to keep for a failure sample (0: none).
+    #[inline]
     pub async fn exchange(
         &mut self,
         request: &[u8],
         head_request: bool,
         sample: impl FnOnce(u16) -> usize,
+    ) -> Result<Response, ExchangeError> {
+        self.exchange_keep(request, head_request, |head| Keep {
+            head: false,
+            body: sample(head.status),
+        })
+        .await
+    }
+
+    /// [`Self::exchange`], keeping what `keep` asks for once the head is parsed.
+    pub async fn exchange_keep(
+        &mut self,
+        request: &[u8],
+        head_request: bool,
+        keep: impl FnOnce(&Head) -> Keep,
     ) -> Result<Response, ExchangeError> {
         // Marked until the response ends: a future dropped halfway (timeout) leaves the
         // connection unusable, whoever still holds it.
@@ -304,7 +336,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
             first_byte.get_or_insert_with(Instant::now);
         };
         let first_byte = first_byte.unwrap_or_else(Instant::now);
-        let keep = sample(head.status);
+        let wanted = keep(&head);
+        let head_bytes = wanted.head.then(|| self.buf[..head.len].to_vec());
+        let keep = wanted.body;
         let mut kept: Option<Vec<u8>> = (keep > 0).then(Vec::new);
         let mut body = Body::new(head.framing);
         let mut on_data = |data: &[u8]| {
@@ -356,6 +390,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
             received,
             close,
             sample: kept,
+            head: head_bytes,
         })
     }
 }

@@ -5,15 +5,23 @@
 //! borrow, never a lock. Each second the recorder is swapped for a fresh one and sent to the
 //! collector as an [`Interval`]. The engine knows nothing of thresholds, reports or executors.
 
+mod capture;
 mod client;
 mod closed;
+mod cookies;
+mod flow;
 mod http1;
 mod http1_body;
 mod open;
 mod pacer;
 mod request;
+mod send;
 mod stop;
+mod template;
 mod tls;
+mod user;
+
+pub use user::MAX_CAPTURE_BODY;
 
 #[cfg(test)]
 mod bench;
@@ -78,6 +86,12 @@ pub fn run_thread(
         return Ok(ThreadReport::default());
     }
     let (requests, origins) = client::prepare(&plan.requests, plan.labels.len())?;
+    // Only a plan with per-user state leaves the plain loops.
+    let users = if plan.per_user() {
+        Some(user::UserCtx::new(&plan)?)
+    } else {
+        None
+    };
     let tls = if origins.iter().any(Origin::is_https) {
         Some(tls::connector(&plan.tls)?)
     } else {
@@ -93,6 +107,7 @@ pub fn run_thread(
         plan,
         requests,
         origins,
+        users,
         tls,
         active: Cell::new(0),
         second: Cell::new(0),
@@ -165,6 +180,8 @@ pub(crate) struct Ctx {
     pub plan: Arc<Plan>,
     pub requests: Vec<Prepared>,
     pub origins: Vec<Origin>,
+    /// The per-user path's prepared state; None for a plan of fixed requests.
+    pub users: Option<user::UserCtx>,
     pub tls: Option<TlsConnector>,
     pub recorder: RefCell<Recorder>,
     /// Users running (closed) or arrivals in flight (open).

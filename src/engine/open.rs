@@ -73,7 +73,7 @@ pub(crate) async fn run(ctx: Rc<Ctx>, rate: f64, ramp_up: Duration, max_in_fligh
     }
 }
 
-struct Shared {
+pub(crate) struct Shared {
     in_flight: Cell<u64>,
     /// Signalled when the last arrival in flight ends.
     idle: Notify,
@@ -89,7 +89,18 @@ struct Shared {
 }
 
 impl Shared {
-    fn take(&self, origin: usize) -> Option<Conn> {
+    /// An arrival ended.
+    fn arrived(&self, ctx: &Ctx) {
+        let left = self.in_flight.get() - 1;
+        self.in_flight.set(left);
+        ctx.active.set(left);
+        if left == 0 {
+            // notify_one keeps a permit if the waiter is not waiting yet.
+            self.idle.notify_one();
+        }
+    }
+
+    pub(crate) fn take(&self, origin: usize) -> Option<Conn> {
         let mut idle = self.pool[origin].borrow_mut();
         while let Some(conn) = idle.pop() {
             if !conn.is_closed() {
@@ -99,7 +110,7 @@ impl Shared {
         None
     }
 
-    fn give_back(&self, origin: usize, mut conn: Conn) {
+    pub(crate) fn give_back(&self, origin: usize, mut conn: Conn) {
         if !conn.is_closed() {
             conn.park();
             self.pool[origin].borrow_mut().push(conn);
@@ -115,6 +126,11 @@ async fn worker(ctx: Rc<Ctx>, shared: Rc<Shared>) {
     loop {
         let next = shared.released.borrow_mut().pop_front();
         match next {
+            Some(scheduled) if ctx.users.is_some() => {
+                ctx.record_lag(client::micros(scheduled, Instant::now()));
+                super::flow::arrival(&ctx, &shared, scheduled, timer.as_mut()).await;
+                shared.arrived(&ctx);
+            }
             Some(scheduled) => arrival(&ctx, &shared, scheduled, timer.as_mut()).await,
             None if shared.no_more.get() => return,
             None => {
@@ -140,13 +156,7 @@ async fn arrival(ctx: &Ctx, shared: &Shared, scheduled: Instant, mut timer: Pin<
             shared.give_back(req.origin, conn);
         }
     }
-    let left = shared.in_flight.get() - 1;
-    shared.in_flight.set(left);
-    ctx.active.set(left);
-    if left == 0 {
-        // notify_one keeps a permit if the waiter is not waiting yet.
-        shared.idle.notify_one();
-    }
+    shared.arrived(ctx);
 }
 
 /// Arrival times of a rate that ramps linearly from 0 over `ramp_up`, then holds.

@@ -18,11 +18,22 @@ use super::client::{self, header_size, micros, Conn, ConnectError, HyperConn, Pr
 use super::http1::H1Conn;
 use super::{after, Ctx};
 
+/// Hides secrets in text that leaves the engine (failure samples).
+pub(crate) trait Masker {
+    fn mask(&self, text: &str) -> String;
+}
+
+impl Masker for crate::plan::Secrets {
+    fn mask(&self, text: &str) -> String {
+        crate::plan::Secrets::mask(self, text)
+    }
+}
+
 /// Body bytes kept for a failure sample.
-const SAMPLE_BODY: usize = 200;
+pub(crate) const SAMPLE_BODY: usize = 200;
 
 /// Why a request got no response.
-enum Failure {
+pub(crate) enum Failure {
     Connect(ConnectError),
     Io(hyper::Error),
     /// On a plain-http connection.
@@ -31,7 +42,7 @@ enum Failure {
 }
 
 impl Failure {
-    fn kind(&self) -> ErrorKind {
+    pub(crate) fn kind(&self) -> ErrorKind {
         match self {
             Failure::Connect(ConnectError::Connect(_)) => ErrorKind::Connect,
             Failure::Connect(ConnectError::Tls(_)) => ErrorKind::Tls,
@@ -124,7 +135,14 @@ pub(crate) async fn execute(
         }
         Err(failure) => {
             *slot = None;
-            record_failure(ctx, index, req, &failure);
+            record_failure(
+                ctx,
+                index,
+                req.label,
+                req.bytes_sent,
+                &failure,
+                &ctx.plan.secrets,
+            );
         }
     }
     end
@@ -357,22 +375,26 @@ fn record_response(
     }
 }
 
-fn record_failure(ctx: &Ctx, index: usize, req: &Prepared, failure: &Failure) {
+/// Records a request of `label` (request `index` of the plan) that failed before a response;
+/// `mask` hides secrets in the message.
+pub(crate) fn record_failure(
+    ctx: &Ctx,
+    index: usize,
+    label: usize,
+    bytes_sent: u64,
+    failure: &Failure,
+    mask: &dyn Masker,
+) {
     let kind = failure.kind();
     // A connect failure sent nothing; otherwise the request may have left, so count it as sent.
     let sent = match failure {
         Failure::Connect(_) => 0,
-        _ => req.bytes_sent,
+        _ => bytes_sent,
     };
     let mut recorder = ctx.recorder.borrow_mut();
-    recorder
-        .label(req.label)
-        .record_transport_error(kind, sent, 0);
+    recorder.label(label).record_transport_error(kind, sent, 0);
     if recorder.failures.wants(kind, None) {
-        let message = ctx
-            .plan
-            .secrets
-            .mask(&failure.message(ctx.timeout.as_millis()));
+        let message = mask.mask(&failure.message(ctx.timeout.as_millis()));
         recorder.failures.push(FailureSample {
             label: ctx.plan.requests[index].name.clone(),
             kind,

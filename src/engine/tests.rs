@@ -13,6 +13,7 @@ use crate::target::{Latency, Route, Target};
 use super::{run_thread, EngineError, Stop, ThreadReport};
 
 mod close_server;
+mod per_user;
 mod tls_server;
 
 const MS: Duration = Duration::from_millis(1);
@@ -56,6 +57,7 @@ pub(super) fn plan(requests: &[(&str, String)], load: LoadPlan) -> Plan {
                 headers: vec![],
                 body: None,
                 expect_status: vec![],
+                dynamic: None,
             }
         })
         .collect();
@@ -72,6 +74,7 @@ pub(super) fn plan(requests: &[(&str, String)], load: LoadPlan) -> Plan {
         thresholds: vec![],
         default_threshold: false,
         fargate: FargatePlan::default(),
+        users: Default::default(),
         secrets: Secrets::default(),
     }
 }

@@ -3,6 +3,7 @@
 //! on one instant of S3's clock, shows their merged live progress to the observer, and merges
 //! their partial results exactly. Every task it starts is stopped on every path out (a guard).
 
+pub(crate) mod assets;
 mod barrier;
 mod collect;
 mod guard;
@@ -290,6 +291,7 @@ impl Fargate {
         run.heartbeat().await?;
         let mut doc_plan = serde_json::to_value(plan)
             .map_err(|e| Error::infra(format!("cannot serialise the plan: {e}"), None))?;
+        assets::ship(&run.store, &run.loc, plan, &mut doc_plan).await?;
         let path = secrets::run_path(&self.stack_name, &run.loc.run_id);
         let values = secrets::externalise(&mut doc_plan, &plan.secrets, &path);
         refs.extend(values.iter().map(|(r, _)| r.clone()));

@@ -62,7 +62,8 @@ impl Executor for Local {
         }
         drop(tx);
 
-        let mut agg = Aggregate::new(&plan.labels);
+        let mut agg = Aggregate::new(&plan.labels)
+            .with_flows(plan.users.flows.iter().map(|f| f.name.clone()));
         let mut stopped = None;
         let mut next_tick = start + Duration::from_millis(1100);
         loop {

@@ -6,6 +6,7 @@ mod local;
 
 use std::time::Duration;
 
+pub(crate) use fargate::assets;
 pub use fargate::{ops, timing_from_env, Fargate};
 pub(crate) use local::termination;
 pub use local::Local;

@@ -78,6 +78,7 @@ pub(crate) fn render(r: &Results) -> String {
     out.push_str(&svg::render(&distribution_chart(r)));
     out.push('\n');
     labels(&mut out, r);
+    kinds_and_flows(&mut out, r);
     super::regions::html(&mut out, r);
     out.push_str("</body></html>\n");
     out
@@ -238,10 +239,16 @@ fn labels(out: &mut String, r: &Results) {
     if r.labels.is_empty() {
         return;
     }
+    let skipped = r.labels.values().any(|s| s.skipped > 0);
     out.push_str(
         "<h2>By label</h2>\n<table><tr><th>Label</th><th>Requests</th><th>Rate</th>\
-                  <th>Errors</th><th>p50</th><th>p95</th><th>p99</th><th>max</th></tr>\n",
+                  <th>Errors</th><th>p50</th><th>p95</th><th>p99</th><th>max</th>",
     );
+    out.push_str(if skipped {
+        "<th>Skipped</th></tr>\n"
+    } else {
+        "</tr>\n"
+    });
     for (name, s) in &r.labels {
         let p = &s.response_time_ms;
         let cell = |text: String, metric: &str| {
@@ -252,9 +259,14 @@ fn labels(out: &mut String, r: &Results) {
                 format!("{}<br>{change}", escape(&text))
             }
         };
+        let extra = if skipped {
+            format!("<td>{}</td>", format::count(s.skipped))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{extra}</tr>",
             escape(name),
             format::count(s.requests),
             cell(format::per_second(s.rps), "rps"),
@@ -266,6 +278,51 @@ fn labels(out: &mut String, r: &Results) {
         );
     }
     out.push_str("</table>\n");
+}
+
+/// Errors by kind (`check` and `capture` got a response), and the flow mix when the scenario
+/// has named flows.
+fn kinds_and_flows(out: &mut String, r: &Results) {
+    // Transport and status errors show in the outcome charts; a response that failed a check or
+    // a capture shows only here.
+    let per_user = ["check", "capture"];
+    if r.total
+        .error_kinds
+        .keys()
+        .any(|k| per_user.contains(&k.as_str()))
+    {
+        out.push_str("<h2>Errors by kind</h2>\n<table><tr><th>Kind</th><th>Count</th></tr>\n");
+        for (kind, n) in &r.total.error_kinds {
+            let _ = writeln!(
+                out,
+                "<tr><td class=\"l\"><code>{}</code></td><td>{}</td></tr>",
+                escape(kind),
+                format::count(*n)
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    if !r.flows.is_empty() {
+        let total: u64 = r.flows.values().sum();
+        out.push_str(
+            "<h2>Flow mix</h2>\n<table><tr><th>Flow</th><th>Iterations</th><th>Share</th></tr>\n",
+        );
+        for (name, n) in &r.flows {
+            let share = if total == 0 {
+                "–".to_string()
+            } else {
+                format::percent(*n as f64 / total as f64)
+            };
+            let _ = writeln!(
+                out,
+                "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td></tr>",
+                escape(name),
+                format::count(*n),
+                escape(&share)
+            );
+        }
+        out.push_str("</table>\n");
+    }
 }
 
 /// What the baseline is called in legends: its branch, else "baseline".

@@ -114,7 +114,29 @@ fn system_out(r: &Results) -> Option<String> {
         lines.push(format!("Partial results: stopped early: {reason}."));
     }
     lines.extend(r.warnings.iter().map(|w| format!("Warning: {w}")));
+    lines.extend(per_user_lines(r));
     (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// Failed checks and captures, skipped requests and the flow mix (issue 13's figures).
+fn per_user_lines(r: &Results) -> Vec<String> {
+    let mut lines = Vec::new();
+    for kind in ["check", "capture"] {
+        if let Some(n) = r.total.error_kinds.get(kind) {
+            lines.push(format!("Failed {kind}s: {n}."));
+        }
+    }
+    if r.total.skipped > 0 {
+        lines.push(format!(
+            "Skipped requests (after a failed capture): {}.",
+            r.total.skipped
+        ));
+    }
+    if !r.flows.is_empty() {
+        let mix: Vec<String> = r.flows.iter().map(|(f, n)| format!("{f} {n}")).collect();
+        lines.push(format!("Flow mix (iterations): {}.", mix.join(", ")));
+    }
+    lines
 }
 
 fn fallback(scenario: &str, error: &str) -> String {

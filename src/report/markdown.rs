@@ -32,6 +32,9 @@ struct View {
     labels: Vec<LabelRow>,
     /// A run from several regions: its per-region table, ready to print.
     regions: Option<String>,
+    /// Some label had requests skipped: the label table shows the column.
+    skipped: bool,
+    flows: Vec<OutcomeRow>,
     outcomes: Vec<OutcomeRow>,
     failures: Vec<FailureView>,
     chart: Option<String>,
@@ -80,6 +83,7 @@ struct LabelRow {
     p95: String,
     p99: String,
     max: String,
+    skipped: String,
 }
 
 #[derive(Serialize)]
@@ -138,6 +142,8 @@ fn view(r: &Results) -> View {
             .map(|(name, s)| label_row(name, s, r.comparison.as_ref()))
             .collect(),
         regions: super::regions::markdown(r),
+        skipped: r.labels.values().any(|s| s.skipped > 0),
+        flows: flows(r),
         outcomes: outcomes(&r.total),
         failures: failures(r),
         chart: chart::mermaid(&r.timeline),
@@ -360,8 +366,14 @@ fn totals(s: &Summary, c: Option<&Comparison>) -> Totals {
     }
     if s.dropped > 0 {
         line.push_str(&format!(
-            " · **{}** dropped (over `max_in_flight`)",
+            " · **{}** dropped (over `max_in_flight`, or a `unique` feed ran out)",
             format::count(s.dropped)
+        ));
+    }
+    if s.skipped > 0 {
+        line.push_str(&format!(
+            " · **{}** skipped (after a failed capture in the same iteration)",
+            format::count(s.skipped)
         ));
     }
     line.push_str(&format!(
@@ -430,7 +442,25 @@ fn label_row(name: &str, s: &Summary, c: Option<&Comparison>) -> LabelRow {
         p95: format!("{}{}", latency(p, p.p95), change("p95")),
         p99: format!("{}{}", latency(p, p.p99), change("p99")),
         max: format!("{}{}", latency(p, p.max), change("max")),
+        skipped: format::count(s.skipped),
     }
+}
+
+/// The flow mix: iterations of each named flow and their share.
+fn flows(r: &Results) -> Vec<OutcomeRow> {
+    let total: u64 = r.flows.values().sum();
+    r.flows
+        .iter()
+        .map(|(name, n)| OutcomeRow {
+            name: md_text(name),
+            count: format::count(*n),
+            share: if total == 0 {
+                NO_DATA.to_string()
+            } else {
+                format::percent(*n as f64 / total as f64)
+            },
+        })
+        .collect()
 }
 
 /// Status codes, then the transport errors that got no status at all. Errors of kind `status`
@@ -453,7 +483,14 @@ fn outcomes(s: &Summary) -> Vec<OutcomeRow> {
         .iter()
         .filter(|(kind, _)| kind.as_str() != ErrorKind::Status.as_str())
         .map(|(kind, n)| OutcomeRow {
-            name: format!("{} error, no response", md_code(kind)),
+            name: if kind.as_str() == ErrorKind::Check.as_str()
+                || kind.as_str() == ErrorKind::Capture.as_str()
+            {
+                // These got a response (counted in its status too).
+                format!("{} failed", md_code(kind))
+            } else {
+                format!("{} error, no response", md_code(kind))
+            },
             count: format::count(*n),
             share: share(*n),
         });

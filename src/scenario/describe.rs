@@ -28,34 +28,7 @@ pub fn describe(plan: &Plan, parts: usize) -> String {
     let _ = writeln!(out, "timeout     {}", format_duration(plan.timeout));
     let _ = writeln!(out, "workers     {}", plan.workers);
 
-    let _ = writeln!(
-        out,
-        "requests    {} in order, per iteration:",
-        plan.requests.len()
-    );
-    for request in &plan.requests {
-        let expects = if request.expect_status.is_empty() {
-            "any status below 400".to_string()
-        } else {
-            let codes: Vec<String> = request.expect_status.iter().map(u16::to_string).collect();
-            format!("status {}", codes.join(" or "))
-        };
-        let _ = writeln!(
-            out,
-            "  {:<7} {}  [{}] expects {expects}",
-            request.method,
-            mask(&request.url),
-            mask(&request.name)
-        );
-        if !request.headers.is_empty() {
-            // Names only: values often carry tokens.
-            let names: Vec<&str> = request.headers.iter().map(|(n, _)| n.as_str()).collect();
-            let _ = writeln!(out, "          headers: {}", names.join(", "));
-        }
-        if let Some(body) = &request.body {
-            let _ = writeln!(out, "          body: {} bytes", body.len());
-        }
-    }
+    super::describe_users::requests(&mut out, plan);
 
     let _ = writeln!(out, "thresholds  each must hold for the run to pass:");
     for t in &plan.thresholds {

@@ -4,15 +4,21 @@
 //! substituted, every path and URL settled. Any problem is a [`ScenarioError`] that points at
 //! the offending node, says what was expected and suggests a fix.
 
+mod data;
 mod describe;
+mod describe_users;
 mod diagnostic;
 mod duration;
 mod model;
+mod model_users;
 mod regions;
 mod requests;
 mod resolve;
 mod schema;
 mod sections;
+mod template;
+mod templated;
+mod users;
 mod vars;
 
 #[cfg(test)]

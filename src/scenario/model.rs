@@ -14,6 +14,8 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::model_users::{Captures, Feed, Flow, JsonChecks};
+
 /// A loadgate scenario: what to call, how hard, and what must hold for the run to pass.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -38,9 +40,25 @@ pub(crate) struct Scenario {
     /// engine thread per core whatever this says.
     #[schemars(with = "Option<u32>", range(min = 1, max = 1000))]
     pub workers: Option<Spanned<i64>>,
-    /// One iteration of a virtual user walks this list in order.
-    #[schemars(with = "Vec<Request>", length(min = 1))]
-    pub requests: Spanned<Vec<Spanned<Request>>>,
+    /// One iteration of a virtual user walks this list in order. Give `requests` or `flows`.
+    #[schemars(with = "Option<Vec<Request>>", length(min = 1))]
+    pub requests: Option<Spanned<Vec<Spanned<Request>>>>,
+    /// Named journeys with weights: each iteration picks one. Instead of `requests`.
+    #[schemars(with = "Option<Vec<Flow>>", length(min = 1))]
+    pub flows: Option<Spanned<Vec<Spanned<Flow>>>>,
+    /// Requests each virtual user sends once, before its first iteration (a login); what they
+    /// capture is available to every flow. Their labels are their own.
+    #[schemars(with = "Option<Vec<Request>>")]
+    pub setup: Option<Spanned<Vec<Spanned<Request>>>>,
+    /// Constants for templates: `{{ name }}` in a path, URL, header value or body.
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
+    pub variables: Option<IndexMap<Spanned<String>, Spanned<String>>>,
+    /// CSV data feeds by name; `{{ name.column }}` takes a value from the user's current row.
+    #[schemars(with = "Option<BTreeMap<String, Feed>>")]
+    pub data: Option<IndexMap<Spanned<String>, Spanned<Feed>>>,
+    /// Seed of every random choice (flow picks, `random` feeds, `random_int`...), for
+    /// reproducible runs. Default: random.
+    pub seed: Option<u64>,
     /// Conditions that must hold for the run to pass, e.g. `p95 < 300ms`. Without any, the
     /// run is gated on `error_rate < 1%`.
     #[schemars(with = "Option<Vec<ThresholdSchema>>")]
@@ -59,6 +77,12 @@ pub(crate) struct Defaults {
     /// How long a request may take before it counts as a `timeout` error (default `10s`).
     #[schemars(with = "Option<DurationSchema>")]
     pub timeout: Option<Spanned<String>>,
+    /// Redirects followed per request on the per-user path (default 10; 0: none). Each hop is
+    /// measured and counted as a request of its own under the original label.
+    #[schemars(with = "Option<u32>", range(min = 0, max = 100))]
+    pub follow_redirects: Option<Spanned<i64>>,
+    /// Each virtual user keeps a cookie jar on the per-user path (default true).
+    pub cookies: Option<bool>,
 }
 
 /// Header names (case-insensitive) to values; `${VAR}` is substituted in values.
@@ -109,8 +133,9 @@ struct ClosedLoad {
     ramp_up: Option<DurationSchema>,
     /// How long the full load runs after the ramp-up.
     hold_for: DurationSchema,
-    /// Pause of each user between two requests (default `0s`).
-    think_time: Option<DurationSchema>,
+    /// Pause of each user between two requests (default `0s`): a duration, or a range
+    /// `1s..3s` drawn uniformly for each pause.
+    think_time: Option<ThinkTimeSchema>,
 }
 
 /// Open model: arrivals per second, independent of how slow the target is.
@@ -159,6 +184,13 @@ pub(crate) struct Request {
     pub body_file: Option<Spanned<String>>,
     /// What counts as success; by default any status below 400.
     pub expect: Option<Expect>,
+    /// Values to take from the response for later requests of the same user:
+    /// `{ token: { json: /token } }`.
+    #[schemars(with = "Option<BTreeMap<String, super::model_users::Capture>>")]
+    pub capture: Option<Captures>,
+    /// Redirects to follow for this request (over `defaults.follow_redirects`).
+    #[schemars(with = "Option<u32>", range(min = 0, max = 100))]
+    pub follow_redirects: Option<Spanned<i64>>,
 }
 
 /// What counts as a successful response.
@@ -168,6 +200,15 @@ pub(crate) struct Expect {
     /// Expected status code(s): `201` or `[200, 204]`; any other is an error of kind `status`.
     #[schemars(with = "Option<StatusSchema>")]
     pub status: Option<Spanned<StatusCodes>>,
+    /// Text the (decoded) body must contain; otherwise an error of kind `check`.
+    #[schemars(with = "Option<String>")]
+    pub body_contains: Option<Spanned<String>>,
+    /// JSON Pointer -> the value the body must hold there: `{ "/ok": true }`.
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
+    pub json: Option<JsonChecks>,
+    /// Header name -> a regular expression its value must match.
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
+    pub headers: Option<Headers>,
 }
 
 /// Status codes as written: one number or a list.
@@ -309,6 +350,13 @@ schema_only!(DurationSchema, "Duration", {
     "type": "string",
     "pattern": "^\\s*(0|([0-9]+(\\.[0-9]+)?(us|µs|ms|s|m|h))+)\\s*$",
     "examples": ["30s", "500ms", "1m30s"]
+});
+
+schema_only!(ThinkTimeSchema, "ThinkTime", {
+    "description": "A duration (`500ms`), or a range `1s..3s` drawn uniformly for each pause.",
+    "type": "string",
+    "pattern": "^\\s*(0|([0-9]+(\\.[0-9]+)?(us|µs|ms|s|m|h))+)\\s*(\\.\\.\\s*(0|([0-9]+(\\.[0-9]+)?(us|µs|ms|s|m|h))+)\\s*)?$",
+    "examples": ["0s", "1s..3s"]
 });
 
 schema_only!(RateSchema, "Rate", {

@@ -3,61 +3,24 @@
 use serde_saphyr::Spanned;
 use url::Url;
 
-use crate::plan::RequestPlan;
+use crate::plan::{DynamicPlan, RequestPlan, Template};
 
 use super::diagnostic::{nearest, Pos};
 use super::model::{Headers, Request};
 use super::resolve::{Resolver, Result};
+use super::template::is_template;
 
 const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 impl Resolver<'_> {
-    /// Resolves the request list; returns the distinct labels (first-appearance order) and the
-    /// requests that index them.
-    pub(super) fn requests(
-        &mut self,
-        list: &Spanned<Vec<Spanned<Request>>>,
-        target: Option<&Url>,
-        default_headers: Option<&Headers>,
-    ) -> Result<(Vec<String>, Vec<RequestPlan>)> {
-        if list.value.is_empty() {
-            let at = self
-                .src
-                .top_level_key("requests")
-                .unwrap_or_else(|| Pos::of(&list.referenced));
-            return Err(self
-                .src
-                .error(at, "`requests` is empty")
-                .label("expected at least one request")
-                .with_help("add a request, e.g. `requests: [{ path: / }]`"));
-        }
-        let defaults = match default_headers {
-            Some(headers) => self.headers(headers, Vec::new())?,
-            None => Vec::new(),
-        };
-        let mut labels: Vec<String> = Vec::new();
-        let mut plans = Vec::with_capacity(list.value.len());
-        for request in &list.value {
-            let mut plan = self.request(request, target, &defaults)?;
-            plan.label = match labels.iter().position(|l| *l == plan.name) {
-                Some(index) => index,
-                None => {
-                    labels.push(plan.name.clone());
-                    labels.len() - 1
-                }
-            };
-            plans.push(plan);
-        }
-        Ok((labels, plans))
-    }
-
-    fn request(
+    pub(super) fn request(
         &mut self,
         node: &Spanned<Request>,
         target: Option<&Url>,
-        defaults: &[(String, String)],
+        defaults: Option<&Headers>,
     ) -> Result<RequestPlan> {
         let request = &node.value;
+        let mut dynamic = DynamicPlan::default();
         let method = match &request.method {
             Some(m) => self.method(m)?,
             None => "GET".to_string(),
@@ -78,7 +41,14 @@ impl Resolver<'_> {
                     .with_help(
                         "e.g. `path: /orders` (joined to `target`) or `url: https://host/orders`",
                     )),
+                (Some(path), None) if is_template(&path.value) => (
+                    self.templated_path(path, target, &mut dynamic)?,
+                    path.value.trim(),
+                ),
                 (Some(path), None) => (self.path_url(path, target)?, path.value.trim()),
+                (None, Some(url)) if is_template(&url.value) => {
+                    (self.templated_url(url, &mut dynamic)?, url.value.trim())
+                }
                 (None, Some(url)) => {
                     let text = self.subst(url, "`url`")?;
                     (self.http_url(&text, url, "url")?, url.value.trim())
@@ -98,10 +68,10 @@ impl Resolver<'_> {
             Some(n) => n.value.trim().to_string(),
             None => format!("{method} {written}"),
         };
-        let headers = match &request.headers {
-            Some(own) => self.headers(own, defaults.to_vec())?,
-            None => defaults.to_vec(),
-        };
+        let mut headers = Vec::new();
+        for list in [defaults, request.headers.as_ref()].into_iter().flatten() {
+            headers = self.headers(list, headers, &mut dynamic.headers)?;
+        }
         let body =
             match (&request.body, &request.body_file) {
                 (Some(_), Some(file)) => return Err(self
@@ -113,18 +83,43 @@ impl Resolver<'_> {
                     .with_help(
                         "`body` is the text itself; `body_file` names a file holding it. Keep one.",
                     )),
+                (Some(body), None) if is_template(&body.value) => {
+                    dynamic.body = Some(self.template(&body.value, body, "`body`", false)?);
+                    None
+                }
                 (Some(body), None) => Some(self.subst(body, "`body`")?),
                 (None, Some(file)) => {
                     let text = self.read_file(file, "body_file")?;
+                    if is_template(&text) {
+                        let what = format!("body_file `{}`", file.value.trim());
+                        dynamic.body = Some(self.template(&text, file, &what, true)?);
+                        return self.finish(name, method, url, headers, None, request, dynamic);
+                    }
                     let what = format!("body_file `{}`", file.value.trim());
                     Some(self.subst_text(&text, file, &what)?)
                 }
                 (None, None) => None,
             };
+        self.finish(name, method, url, headers, body, request, dynamic)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &mut self,
+        name: String,
+        method: String,
+        url: Url,
+        headers: Vec<(String, String)>,
+        body: Option<String>,
+        request: &Request,
+        dynamic: DynamicPlan,
+    ) -> Result<RequestPlan> {
         let expect_status = match request.expect.as_ref().and_then(|e| e.status.as_ref()) {
             Some(status) => self.statuses(status)?,
             None => Vec::new(),
         };
+        let templated =
+            dynamic.target.is_some() || !dynamic.headers.is_empty() || dynamic.body.is_some();
         Ok(RequestPlan {
             name,
             label: 0,
@@ -133,6 +128,7 @@ impl Resolver<'_> {
             headers,
             body,
             expect_status,
+            dynamic: templated.then(|| Box::new(dynamic)),
         })
     }
 
@@ -182,11 +178,13 @@ impl Resolver<'_> {
         })
     }
 
-    /// Adds `own` headers over `base`; names compare case-insensitively and `own` wins.
-    fn headers(
+    /// Adds `own` headers over `base`; names compare case-insensitively and `own` wins. Values
+    /// with `{{` go to `templated` (same rule).
+    pub(super) fn headers(
         &mut self,
         own: &Headers,
         mut base: Vec<(String, String)>,
+        templated: &mut Vec<(String, Template)>,
     ) -> Result<Vec<(String, String)>> {
         for (name_node, value_node) in own {
             let name = name_node.value.trim();
@@ -199,6 +197,13 @@ impl Resolver<'_> {
                     .label("expected letters, digits and `-`, e.g. `Content-Type`"));
             }
             let what = format!("header `{name}`");
+            templated.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+            if is_template(&value_node.value) {
+                base.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+                let t = self.template(&value_node.value, value_node, &what, false)?;
+                templated.push((name.to_string(), t));
+                continue;
+            }
             let value = self.subst(value_node, &what)?;
             if http::HeaderValue::from_str(&value).is_err() {
                 // Never quote the value: it may hold a substituted secret.

@@ -12,6 +12,7 @@ use crate::plan::{LoadPlan, Plan, Secrets};
 use super::diagnostic::{Pos, ScenarioError, Source};
 use super::duration::{parse_duration, parse_rate, ValueError};
 use super::model::{Load, Scenario};
+use super::template::Scope;
 use super::vars::{substitute, VarError};
 use super::Env;
 
@@ -28,10 +29,14 @@ const LOAD_MODELS: &str = "give one load model: `concurrency: 50` (closed: 50 vi
 /// Everything resolution needs, and what it collects on the way (secrets, warnings).
 pub(crate) struct Resolver<'a> {
     pub src: Source<'a>,
-    base_dir: &'a Path,
-    env: &'a dyn Env,
+    pub(super) base_dir: &'a Path,
+    pub(super) env: &'a dyn Env,
     pub secrets: Secrets,
     pub warnings: Vec<String>,
+    /// Names templates may use at the point being resolved.
+    pub(super) scope: Scope,
+    /// Upper end of a `think_time` range.
+    think_max: Option<Duration>,
 }
 
 impl<'a> Resolver<'a> {
@@ -42,12 +47,14 @@ impl<'a> Resolver<'a> {
             env,
             secrets: Secrets::default(),
             warnings: Vec::new(),
+            scope: Scope::default(),
+            think_max: None,
         }
     }
 
-    pub fn resolve(&mut self, scenario: Scenario) -> Result<Plan> {
+    pub fn resolve(&mut self, mut scenario: Scenario) -> Result<Plan> {
         let name = self.name(&scenario.name)?;
-        let defaults = scenario.defaults.unwrap_or_default();
+        let defaults = scenario.defaults.take().unwrap_or_default();
         let timeout = match &defaults.timeout {
             Some(node) => self.positive_duration(node, "timeout")?,
             None => DEFAULT_TIMEOUT,
@@ -64,11 +71,8 @@ impl<'a> Resolver<'a> {
             .as_ref()
             .map(|node| self.target(node))
             .transpose()?;
-        let (labels, requests) = self.requests(
-            &scenario.requests,
-            target.as_ref(),
-            defaults.headers.as_ref(),
-        )?;
+        let (labels, requests, mut users) = self.users(&scenario, target.as_ref(), &defaults)?;
+        users.think_time_max_ms = self.think_max.map(|d| d.as_millis() as u64);
         let (thresholds, default_threshold) =
             self.thresholds(scenario.thresholds.as_deref().unwrap_or_default(), &labels)?;
         let tls = self.tls(&scenario.tls.unwrap_or_default())?;
@@ -96,6 +100,7 @@ impl<'a> Resolver<'a> {
             thresholds,
             default_threshold,
             fargate,
+            users,
             secrets: self.secrets.clone(),
         })
     }
@@ -120,7 +125,7 @@ impl<'a> Resolver<'a> {
         Ok(name.to_string())
     }
 
-    fn load(&self, node: &Spanned<Load>, timeout: Duration) -> Result<LoadPlan> {
+    fn load(&mut self, node: &Spanned<Load>, timeout: Duration) -> Result<LoadPlan> {
         let load = &node.value;
         let at = self
             .src
@@ -163,7 +168,7 @@ impl<'a> Resolver<'a> {
                     concurrency: self.int_in(concurrency, 1, i64::from(u32::MAX), "concurrency")?,
                     ramp_up,
                     hold_for,
-                    think_time: self.optional_duration(load.think_time.as_ref())?,
+                    think_time: self.think_time(load.think_time.as_ref())?,
                 })
             }
             (None, Some(rate_node)) => {
@@ -191,6 +196,12 @@ impl<'a> Resolver<'a> {
     }
 
     fn target(&mut self, node: &Spanned<String>) -> Result<Url> {
+        if super::template::is_template(&node.value) {
+            return Err(self
+                .error(&node.referenced, "`target` cannot be templated")
+                .label("a fixed base URL")
+                .with_help("connections are kept per origin (scheme, host, port); template each request's `path` instead"));
+        }
         let text = self.subst(node, "`target`")?;
         let url = self.http_url(&text, node, "target")?;
         if url.query().is_some() || url.fragment().is_some() {
@@ -356,6 +367,41 @@ impl<'a> Resolver<'a> {
         }
         u32::try_from(value)
             .map_err(|_| self.error(&node.referenced, format!("`{what}` is too large")))
+    }
+
+    /// `think_time`: a duration, or a range `a..b` whose upper end is kept for the users' plan.
+    fn think_time(&mut self, node: Option<&Spanned<String>>) -> Result<Duration> {
+        let Some(node) = node else {
+            return Ok(Duration::ZERO);
+        };
+        let Some((lo, hi)) = node.value.split_once("..") else {
+            return self.duration(node);
+        };
+        let expected = "a duration such as `1s`, or a range such as `1s..3s`";
+        let lo = parse_duration(lo).map_err(|e| self.value_error(&node.referenced, e, expected))?;
+        let hi = parse_duration(hi).map_err(|e| self.value_error(&node.referenced, e, expected))?;
+        if hi < lo {
+            return Err(self
+                .error(
+                    &node.referenced,
+                    "the `think_time` range ends before it starts",
+                )
+                .label("expected `low..high`")
+                .with_help("e.g. `think_time: 1s..3s`"));
+        }
+        if hi > lo {
+            self.think_max = Some(hi);
+        }
+        Ok(lo)
+    }
+
+    pub(super) fn base_dir_text(&self) -> String {
+        let dir = self.base_dir.display().to_string();
+        if dir.is_empty() {
+            ".".to_string()
+        } else {
+            dir
+        }
     }
 
     /// A path in the scenario, relative to the scenario file's directory.

@@ -16,6 +16,8 @@ pub struct Recorder {
     /// Open model: actual minus scheduled start of each arrival, microseconds. A generator that
     /// cannot keep up shows here first (its latencies are then overstated).
     pub sched_lag: Histogram,
+    /// Iterations started per flow (the plan's flow order); empty without named flows.
+    pub flows: Vec<u64>,
 }
 
 impl Recorder {
@@ -25,7 +27,16 @@ impl Recorder {
             failures: Failures::default(),
             active: 0,
             sched_lag: new_histogram(SIGFIGS),
+            flows: Vec::new(),
         }
+    }
+
+    /// Counts an iteration of flow `index`.
+    pub fn flow(&mut self, index: usize) {
+        if self.flows.len() <= index {
+            self.flows.resize(index + 1, 0);
+        }
+        self.flows[index] += 1;
     }
 
     #[inline]
@@ -87,6 +98,8 @@ pub struct Aggregate {
     pub duration: Duration,
     /// Open-model scheduling lag of the generator (see [`Recorder::sched_lag`]).
     pub sched_lag: Histogram,
+    /// Iterations per named flow (the flow mix); empty without named flows.
+    pub flows: Vec<(String, u64)>,
 }
 
 impl Aggregate {
@@ -101,6 +114,23 @@ impl Aggregate {
             failures: Failures::default(),
             duration: Duration::ZERO,
             sched_lag: new_histogram(SIGFIGS),
+            flows: Vec::new(),
+        }
+    }
+
+    /// Names the flows whose iterations intervals count by index.
+    pub fn with_flows(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.flows = names.into_iter().map(|n| (n, 0)).collect();
+        self
+    }
+
+    fn flow_mut(&mut self, name: &str) -> &mut u64 {
+        match self.flows.iter().position(|(n, _)| n == name) {
+            Some(i) => &mut self.flows[i].1,
+            None => {
+                self.flows.push((name.to_string(), 0));
+                &mut self.flows.last_mut().expect("just pushed").1
+            }
         }
     }
 
@@ -153,6 +183,11 @@ impl Aggregate {
         self.bucket_mut(interval.second as usize).add(&bucket);
         self.failures.extend(&interval.recorder.failures);
         let _ = self.sched_lag.add(&interval.recorder.sched_lag);
+        for (i, n) in interval.recorder.flows.iter().enumerate() {
+            if let Some((_, mine)) = self.flows.get_mut(i) {
+                *mine += n;
+            }
+        }
     }
 
     /// Merges another partial: labels by name, the timeline second by second. Exact.
@@ -167,6 +202,9 @@ impl Aggregate {
         self.failures.extend(&other.failures);
         self.duration = self.duration.max(other.duration);
         let _ = self.sched_lag.add(&other.sched_lag);
+        for (name, n) in &other.flows {
+            *self.flow_mut(name) += n;
+        }
     }
 
     /// Requests per second over the measured duration.

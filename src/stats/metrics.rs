@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{new_histogram, record, Histogram, SIGFIGS};
 
-/// Why a request failed. Transport errors (all but `Status`) have no latency sample.
+/// Why a request failed. Transport errors (connect, timeout, tls, io) have no latency sample;
+/// `status`, `check` (a condition on the body or headers) and `capture` (a value to capture was
+/// not there) got a response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
@@ -13,15 +15,19 @@ pub enum ErrorKind {
     Tls,
     Io,
     Status,
+    Check,
+    Capture,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 5] = [
+    pub const ALL: [ErrorKind; 7] = [
         ErrorKind::Connect,
         ErrorKind::Timeout,
         ErrorKind::Tls,
         ErrorKind::Io,
         ErrorKind::Status,
+        ErrorKind::Check,
+        ErrorKind::Capture,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -31,6 +37,8 @@ impl ErrorKind {
             ErrorKind::Tls => "tls",
             ErrorKind::Io => "io",
             ErrorKind::Status => "status",
+            ErrorKind::Check => "check",
+            ErrorKind::Capture => "capture",
         }
     }
 
@@ -54,11 +62,13 @@ pub struct MetricSet {
     pub requests: u64,
     pub errors: u64,
     pub dropped: u64,
+    /// Requests not sent because an earlier request of the user's iteration failed to capture.
+    pub skipped: u64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     /// Status code counts; a handful of codes, so a linear scan beats a map.
     pub status: Vec<(u16, u64)>,
-    pub error_kinds: [u64; 5],
+    pub error_kinds: [u64; ErrorKind::ALL.len()],
 }
 
 impl Default for MetricSet {
@@ -76,10 +86,11 @@ impl MetricSet {
             requests: 0,
             errors: 0,
             dropped: 0,
+            skipped: 0,
             bytes_sent: 0,
             bytes_received: 0,
             status: Vec::new(),
-            error_kinds: [0; 5],
+            error_kinds: [0; ErrorKind::ALL.len()],
         }
     }
 
@@ -104,6 +115,32 @@ impl MetricSet {
         if !ok {
             self.errors += 1;
             self.error_kinds[ErrorKind::Status.index()] += 1;
+        }
+    }
+
+    /// A request that got a response and failed as `failed` says (None: succeeded). A latency
+    /// sample either way.
+    #[inline]
+    pub fn record_response_as(
+        &mut self,
+        status: u16,
+        failed: Option<ErrorKind>,
+        response_time_us: u64,
+        ttfb_us: u64,
+        bytes_sent: u64,
+        bytes_received: u64,
+    ) {
+        self.record_response(
+            status,
+            true,
+            response_time_us,
+            ttfb_us,
+            bytes_sent,
+            bytes_received,
+        );
+        if let Some(kind) = failed {
+            self.errors += 1;
+            self.error_kinds[kind.index()] += 1;
         }
     }
 
@@ -158,7 +195,7 @@ impl MetricSet {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.requests == 0 && self.dropped == 0 && self.connect.is_empty()
+        self.requests == 0 && self.dropped == 0 && self.skipped == 0 && self.connect.is_empty()
     }
 
     /// Adds another set: counters sum, histograms add (exact).
@@ -170,6 +207,7 @@ impl MetricSet {
         self.requests += other.requests;
         self.errors += other.errors;
         self.dropped += other.dropped;
+        self.skipped += other.skipped;
         self.bytes_sent += other.bytes_sent;
         self.bytes_received += other.bytes_received;
         for &(s, n) in &other.status {
@@ -195,7 +233,7 @@ pub struct FailureSample {
     pub status: Option<u16>,
     /// The status line, or the transport error's message.
     pub message: String,
-    /// The first 200 bytes of the body, for `status` errors.
+    /// The first 200 bytes of the body, for `status`, `check` and `capture` errors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
 }

@@ -159,6 +159,7 @@ mod tests {
                     version: VERSION,
                     start_at_ms: 42,
                     shares: BTreeMap::new(),
+                    users: BTreeMap::new(),
                 };
                 let body = serde_json::to_vec(&doc).expect("json");
                 GetObjectOutput::builder()

@@ -115,6 +115,7 @@ impl Controller {
                 version: VERSION,
                 start_at_ms: self.store.clock().now_ms() + 500,
                 shares: BTreeMap::from([(id.clone(), load)]),
+                users: BTreeMap::new(),
             };
             self.store
                 .put_json(&self.loc.start(), &start)

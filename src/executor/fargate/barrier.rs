@@ -84,10 +84,22 @@ pub async fn wait(run: &Run<'_>, arns: &[String], min: u32) -> Result<Outcome> {
         .map(|(i, w)| (w.clone(), run.plan.load.share(i, workers.len())))
         .collect();
     let start_at_ms = run.store.clock().now_ms() + run.timing.start_delay.as_millis() as i64;
+    // Unique rows and user numbers follow the shares of the workers that are actually ready.
+    let ordered: Vec<_> = workers.iter().map(|w| shares[w]).collect();
+    let users = if run.plan.per_user() {
+        workers
+            .iter()
+            .cloned()
+            .zip(run.plan.users.split(&ordered))
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
     let start = StartDoc {
         version: VERSION,
         start_at_ms,
         shares,
+        users,
     };
     run.store.put_json(&run.loc.start(), &start).await?;
     let start = Instant::now() + run.store.clock().until(start_at_ms);

@@ -89,6 +89,12 @@ pub(super) async fn drive(
     run.heartbeat().await?;
     let mut doc_plan = serde_json::to_value(plan)
         .map_err(|e| Error::infra(format!("cannot serialise the plan: {e}"), None))?;
+    // Data feeds go to every region's bucket under the same key (the run id is the same).
+    for site in &run.sites {
+        crate::executor::fargate::assets::ship(&site.store, &site.loc, plan, &mut doc_plan)
+            .await
+            .map_err(|e| in_region(&site.region, e))?;
+    }
     let path = secrets::run_path(&run.fargate.stack_name, &run_id);
     let values = secrets::externalise(&mut doc_plan, &plan.secrets, &path);
     refs.extend(values.iter().map(|(r, _)| r.clone()));
@@ -285,17 +291,32 @@ pub(super) async fn drive(
     let count: usize = workers.iter().map(Vec::len).sum();
     let home = run.home().store.clock().clone();
     let start_at_ms = home.now_ms() + (t.start_delay + REGION_MARGIN).as_millis() as i64;
+    // Shares, unique rows and user numbers in one order over every region's ready workers.
+    let all: Vec<&String> = workers.iter().flatten().collect();
+    let shares: Vec<_> = (0..count).map(|i| plan.load.share(i, count)).collect();
+    let mut users: BTreeMap<String, _> = if plan.per_user() {
+        all.iter()
+            .map(|w| (*w).clone())
+            .zip(plan.users.split(&shares))
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
     let mut index = 0;
     let docs: Vec<(Site, StartDoc)> = run
         .sites
         .iter()
         .zip(&workers)
         .map(|(s, ws)| {
+            let mut region_users = BTreeMap::new();
             let shares = ws
                 .iter()
                 .map(|w| {
                     index += 1;
-                    (w.clone(), plan.load.share(index - 1, count))
+                    if let Some(u) = users.remove(w) {
+                        region_users.insert(w.clone(), u);
+                    }
+                    (w.clone(), shares[index - 1])
                 })
                 .collect();
             (
@@ -304,6 +325,7 @@ pub(super) async fn drive(
                     version: VERSION,
                     start_at_ms,
                     shares,
+                    users: region_users,
                 },
             )
         })
