@@ -410,6 +410,7 @@ impl Fargate {
                 warnings,
                 infra_failure,
                 cost: None,
+                regions: Vec::new(),
             }),
         })
     }
@@ -436,6 +437,7 @@ fn empty(plan: &Plan, run: &Run<'_>, why: StopReason) -> Execution {
             warnings: Vec::new(),
             infra_failure: None,
             cost: None,
+            regions: Vec::new(),
         }),
     }
 }

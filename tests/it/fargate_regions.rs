@@ -200,7 +200,7 @@ fn two_regions_merge_exactly_and_break_the_figures_down_per_region() {
         &moto,
         &scenario(
             "{ concurrency: 6, hold_for: 2s }",
-            "fargate: { regions: { eu-west-1: 1, us-east-1: 2 } }\n",
+            "fargate: { regions: { eu-west-1: 1, us-east-1: 2 } }\nthresholds:\n  - \"p95{region:eu-west-1} < 10s\"\n  - \"a: requests{region:us-east-1} > 0\"\n  - error_rate < 1%\n",
         ),
         &[],
     )
@@ -245,6 +245,27 @@ fn two_regions_merge_exactly_and_break_the_figures_down_per_region() {
         assert_eq!(secrets_left(&moto, name), 0, "{name}: secrets left in SSM");
     }
     assert_eq!(Some(sum), results["total"]["requests"].as_u64());
+    // A threshold with a region filter is measured on that region's workers only.
+    let thresholds = results["thresholds"].as_array().expect("thresholds");
+    let us_a = &thresholds[1];
+    assert_eq!(us_a["expr"], "a: requests{region:us-east-1} > 0");
+    assert_eq!(
+        us_a["actual"].as_f64(),
+        region(&results, REGION)["labels"]["a"]["requests"].as_f64(),
+        "{us_a}"
+    );
+    assert!(us_a["actual"].as_f64() < results["labels"]["a"]["requests"].as_f64());
+    assert_eq!(
+        thresholds[0]["actual"].as_f64(),
+        region(&results, EU)["total"]["response_time_ms"]["p95"].as_f64()
+    );
+    // Each is its own JUnit case.
+    let junit = ran.read("loadgate-report/junit.xml");
+    assert!(junit.contains("p95{region:eu-west-1} &lt; 10s"), "{junit}");
+    assert!(
+        junit.contains("a: requests{region:us-east-1} &gt; 0"),
+        "{junit}"
+    );
     // The home region comes first.
     assert_eq!(results["distributed"]["regions"][0]["region"], REGION);
     let skew = results["distributed"]["start_skew_ms"].as_f64();
@@ -333,6 +354,16 @@ fn regions_with_workers_or_bad_specs_are_invalid_input() {
             "not an AWS region name",
         ),
         ("", vec!["--regions", "us-east-1=0"], "from 1 to"),
+        (
+            "thresholds:\n  - { expr: \"p95{region:us-east-1} < 1s\", abort: true }\n",
+            vec!["--regions", "us-east-1=1"],
+            "`abort: true` with a `{region:...}` tag",
+        ),
+        (
+            "thresholds:\n  - \"p95{region:europe} < 1s\"\n",
+            vec!["--regions", "us-east-1=1"],
+            "not an AWS region name",
+        ),
         (
             "",
             vec!["--regions", "us-east-1=1", "--workers", "2"],

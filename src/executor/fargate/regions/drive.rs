@@ -411,6 +411,7 @@ pub(super) async fn drive(
             warnings: merged.warnings,
             infra_failure,
             cost: None,
+            regions: merged.aggregates,
         }),
     })
 }
@@ -543,6 +544,7 @@ async fn fetch(store: &Store, keys: Vec<String>) -> Vec<Option<WorkerResult>> {
 
 struct Merged {
     aggregate: Aggregate,
+    aggregates: Vec<(String, Aggregate)>,
     regions: Vec<RegionFigures>,
     failed: Vec<FailedWorker>,
     cpu: Vec<f64>,
@@ -563,6 +565,7 @@ async fn merge(run: &Run<'_>, workers: &[Vec<String>], lost: &BTreeMap<String, S
     let mut aggregate = Aggregate::new(labels);
     let (mut failed, mut cpu, mut all_starts, mut regions, mut warnings) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut aggregates = Vec::new();
     for (site, ws) in run.sites.iter().zip(workers) {
         let keys = ws.iter().map(|w| site.loc.result(w)).collect();
         let by_id: BTreeMap<String, WorkerResult> = fetch(&site.store, keys)
@@ -628,6 +631,7 @@ async fn merge(run: &Run<'_>, workers: &[Vec<String>], lost: &BTreeMap<String, S
         }
         aggregate.merge(&agg);
         let duration = agg.duration;
+        let region_agg = agg.clone();
         regions.push(RegionFigures {
             region: site.region.clone(),
             workers: site.workers,
@@ -644,9 +648,11 @@ async fn merge(run: &Run<'_>, workers: &[Vec<String>], lost: &BTreeMap<String, S
         });
         all_starts.extend(starts);
         failed.extend(region_failed);
+        aggregates.push((site.region.clone(), region_agg));
     }
     Merged {
         aggregate,
+        aggregates,
         regions,
         failed,
         cpu,
@@ -672,6 +678,7 @@ fn empty(run: &Run<'_>, why: StopReason) -> Execution {
             warnings: Vec::new(),
             infra_failure: None,
             cost: None,
+            regions: Vec::new(),
         }),
     }
 }
