@@ -9,6 +9,7 @@
 
 mod drive;
 mod index;
+mod merge;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -180,25 +181,7 @@ async fn prepare(
 ) -> Result<Prepared> {
     let aws = Aws::load(Some(&region)).await?;
     let outputs = stack::ensure(&aws, &StackSpec::new(&fargate.stack_name)).await?;
-    match quota::check(&aws.service_quotas(), spot, workers, cpu).await {
-        QuotaCheck::TooSmall { quota, needed } => {
-            return Err(Error::infra(
-                format!(
-                    "{workers} workers of {} vCPU need {needed} vCPU, but the account's Fargate \
-                     quota in {region} is {quota} vCPU",
-                    f64::from(cpu) / 1024.0
-                ),
-                format!(
-                    "give {region} fewer workers (--regions) or a smaller fargate.cpu, or ask AWS \
-                     for a higher quota in {region} (Service Quotas)"
-                ),
-            ))
-        }
-        QuotaCheck::Unknown(why) => {
-            eprintln!("note: the Fargate vCPU quota in {region} is unknown ({why}); proceeding")
-        }
-        QuotaCheck::Fits { .. } => {}
-    }
+    quota_fits(&aws.service_quotas(), &region, spot, workers, cpu).await?;
     let image = match &fargate.image {
         Some(uri) => uri.clone(),
         None => image::ensure_pushed(&aws, &outputs).await?.uri,
@@ -220,6 +203,62 @@ async fn prepare(
         task_definition,
         aws,
     })
+}
+
+/// The run refused before any launch: every region that cannot be used, with its error.
+fn refusal(refused: &[(String, Error)]) -> Error {
+    let names: Vec<&str> = refused.iter().map(|(r, _)| r.as_str()).collect();
+    let details: Vec<String> = refused
+        .iter()
+        .map(|(r, e)| {
+            let help = match e {
+                Error::Infrastructure { help: Some(h), .. } => format!(" (help: {h})"),
+                _ => String::new(),
+            };
+            format!("{r}: {e}{help}")
+        })
+        .collect();
+    Error::infra(
+        format!(
+            "the run cannot use region(s) {}; no task was started in any region:\n  {}",
+            names.join(", "),
+            details.join("\n  ")
+        ),
+        "check that the region is enabled for the account (opt-in regions), that Fargate \
+         runs there and that its vCPU quota fits; or leave the region out of --regions"
+            .to_string(),
+    )
+}
+
+/// The region's Fargate vCPU quota fits its workers (an unknown quota is a note, as in a run
+/// from one region).
+async fn quota_fits(
+    quotas: &aws_sdk_servicequotas::Client,
+    region: &str,
+    spot: bool,
+    workers: u32,
+    cpu: u32,
+) -> Result<()> {
+    match quota::check(quotas, spot, workers, cpu).await {
+        QuotaCheck::TooSmall { quota, needed } => {
+            return Err(Error::infra(
+                format!(
+                    "{workers} workers of {} vCPU need {needed} vCPU, but the account's Fargate \
+                     quota in {region} is {quota} vCPU",
+                    f64::from(cpu) / 1024.0
+                ),
+                format!(
+                    "give {region} fewer workers (--regions) or a smaller fargate.cpu, or ask AWS \
+                     for a higher quota in {region} (Service Quotas)"
+                ),
+            ))
+        }
+        QuotaCheck::Unknown(why) => {
+            eprintln!("note: the Fargate vCPU quota in {region} is unknown ({why}); proceeding")
+        }
+        QuotaCheck::Fits { .. } => {}
+    }
+    Ok(())
 }
 
 /// The estimate of every region at its own rates, and their sum (what `max_cost_usd` checks).
@@ -326,27 +365,7 @@ pub(super) async fn control(
         }
     }
     if !refused.is_empty() {
-        let names: Vec<&str> = refused.iter().map(|(r, _)| r.as_str()).collect();
-        let details: Vec<String> = refused
-            .iter()
-            .map(|(r, e)| {
-                let help = match e {
-                    Error::Infrastructure { help: Some(h), .. } => format!(" (help: {h})"),
-                    _ => String::new(),
-                };
-                format!("{r}: {e}{help}")
-            })
-            .collect();
-        return Err(Error::infra(
-            format!(
-                "the run cannot use region(s) {}; no task was started in any region:\n  {}",
-                names.join(", "),
-                details.join("\n  ")
-            ),
-            "check that the region is enabled for the account (opt-in regions), that Fargate \
-             runs there and that its vCPU quota fits; or leave the region out of --regions"
-                .to_string(),
-        ));
+        return Err(refusal(&refused));
     }
     let stack_check = started.elapsed();
 
@@ -452,6 +471,36 @@ mod tests {
             timing: crate::protocol::Timing::default(),
             regions: regions.iter().map(|(r, n)| (r.to_string(), *n)).collect(),
         }
+    }
+
+    #[tokio::test]
+    async fn a_region_whose_quota_is_too_low_is_named_and_the_run_refused_before_any_launch() {
+        use aws_sdk_servicequotas::operation::get_service_quota::GetServiceQuotaOutput;
+        use aws_sdk_servicequotas::types::ServiceQuota;
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+        let quota = |v: f64| {
+            mock!(aws_sdk_servicequotas::Client::get_service_quota).then_output(move || {
+                GetServiceQuotaOutput::builder()
+                    .quota(ServiceQuota::builder().value(v).build())
+                    .build()
+            })
+        };
+        let (low, high) = (quota(8.0), quota(4000.0));
+        let eu = mock_client!(aws_sdk_servicequotas, RuleMode::MatchAny, [&low]);
+        let us = mock_client!(aws_sdk_servicequotas, RuleMode::MatchAny, [&high]);
+        // 6 workers of 2 vCPU: 12 vCPU.
+        assert!(quota_fits(&us, "us-east-1", false, 6, 2048).await.is_ok());
+        let err = quota_fits(&eu, "eu-west-1", false, 6, 2048)
+            .await
+            .expect_err("8 vCPU < 12");
+        assert_eq!(low.num_calls(), 1);
+        let refused = refusal(&[("eu-west-1".to_string(), err)]);
+        let text = format!("{refused}");
+        assert_eq!(refused.exit_code(), 3, "{text}");
+        assert!(text.contains("eu-west-1"), "{text}");
+        assert!(text.contains("quota in eu-west-1 is 8 vCPU"), "{text}");
+        assert!(text.contains("no task was started in any region"), "{text}");
+        assert!(!text.contains("us-east-1"), "{text}");
     }
 
     #[test]

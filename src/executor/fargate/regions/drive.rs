@@ -5,15 +5,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use indexmap::IndexMap;
-
+use super::merge::{fetch, merge};
 use super::{each, in_region, Run, Site, REGION_MARGIN};
+use crate::cloud::run::secrets;
 use crate::cloud::run::tasks::{self, TaskState};
-use crate::cloud::run::{secrets, store::Store};
 use crate::executor::fargate::guard::TaskGuard;
 use crate::executor::{DistributedRun, Execution, Observer, StopReason};
-use crate::protocol::{PlanDoc, SecretRef, StartDoc, WorkerResult, VERSION};
-use crate::results::{Distributed, FailedWorker, Phases, RegionFigures, RegionPhases, Summary};
+use crate::protocol::{PlanDoc, SecretRef, StartDoc, VERSION};
+use crate::results::{Distributed, Phases, RegionPhases};
 use crate::stats::Aggregate;
 use crate::{Error, Result};
 
@@ -158,16 +157,15 @@ pub(super) async fn drive(
     })
     .await;
     let mut launch_times = Vec::new();
-    let mut short = Vec::new();
-    let mut started = 0u32;
+    let mut outcomes = Vec::new();
     for ((site, guard), l) in run.sites.iter().zip(guards.iter_mut()).zip(launches) {
         let Some((l, took)) = l else {
-            short.push(format!("{}: the launch panicked", site.region));
+            outcomes.push((site.region.clone(), site.workers, None));
             launch_times.push(Duration::ZERO);
             continue;
         };
+        // Into the guard first: whatever happens next, these tasks get stopped.
         guard.add(&l.arns);
-        started += l.arns.len() as u32;
         eprintln!(
             "loadgate: run {run_id} launched {}/{} Fargate tasks in {} in {:.1}s",
             l.arns.len(),
@@ -175,35 +173,16 @@ pub(super) async fn drive(
             site.region,
             took.as_secs_f64()
         );
-        if (l.arns.len() as u32) < site.workers {
-            short.push(format!(
-                "{}: {} of {} started ({})",
-                site.region,
-                l.arns.len(),
-                site.workers,
-                l.failures.join("; ")
-            ));
-        }
+        outcomes.push((site.region.clone(), site.workers, Some(l)));
         launch_times.push(took);
     }
     let min = run.fargate.min_workers(plan);
-    if started < min
-        || run
-            .sites
-            .iter()
-            .zip(guards.iter())
-            .any(|(_, g)| g.arns().is_empty())
-    {
-        return Err(Error::infra(
-            format!(
-                "only {started} of {total} Fargate tasks started: {}",
-                short.join("; ")
-            ),
-            "check the region's stack subnets and its Fargate capacity; fargate.min_workers \
-             (counted over all regions) lets a run go on with fewer workers, but every region \
-             needs at least one"
-                .to_string(),
-        ));
+    let started: u32 = outcomes
+        .iter()
+        .map(|(_, _, l)| l.as_ref().map_or(0, |l| l.arns.len() as u32))
+        .sum();
+    if let Some(e) = short_launch(&outcomes, min, total) {
+        return Err(e);
     }
     let launch_time = launch_started.elapsed();
 
@@ -416,6 +395,47 @@ pub(super) async fn drive(
     })
 }
 
+/// The launch falls short: fewer tasks than `min_workers` over all regions, or a region where
+/// none started (no capacity, a bad subnet). Names each short region and why.
+fn short_launch(
+    outcomes: &[(String, u32, Option<tasks::Launched>)],
+    min: u32,
+    total: u32,
+) -> Option<Error> {
+    let started: u32 = outcomes
+        .iter()
+        .map(|(_, _, l)| l.as_ref().map_or(0, |l| l.arns.len() as u32))
+        .sum();
+    let empty_region = outcomes
+        .iter()
+        .any(|(_, _, l)| l.as_ref().is_none_or(|l| l.arns.is_empty()));
+    if started >= min && !empty_region {
+        return None;
+    }
+    let short: Vec<String> = outcomes
+        .iter()
+        .filter_map(|(region, asked, l)| match l {
+            None => Some(format!("{region}: the launch failed")),
+            Some(l) if (l.arns.len() as u32) < *asked => Some(format!(
+                "{region}: {} of {asked} started ({})",
+                l.arns.len(),
+                l.failures.join("; ")
+            )),
+            Some(_) => None,
+        })
+        .collect();
+    Some(Error::infra(
+        format!(
+            "only {started} of {total} Fargate tasks started: {}",
+            short.join("; ")
+        ),
+        "check the region's stack subnets and its Fargate capacity; fargate.min_workers \
+         (counted over all regions) lets a run go on with fewer workers, but every region \
+         needs at least one"
+            .to_string(),
+    ))
+}
+
 /// The load: heartbeats and the live merge over every region; lost workers noticed per region;
 /// a stop (cancel, abort threshold) writes abort.json and stops every task in every region.
 async fn load(
@@ -534,133 +554,6 @@ async fn load(
     Ok((stopped, lost))
 }
 
-async fn fetch(store: &Store, keys: Vec<String>) -> Vec<Option<WorkerResult>> {
-    let calls = keys.into_iter().map(|k| {
-        let store = store.clone();
-        async move { store.get_json::<WorkerResult>(&k).await.ok().flatten() }
-    });
-    tasks::join_all(calls).await
-}
-
-struct Merged {
-    aggregate: Aggregate,
-    aggregates: Vec<(String, Aggregate)>,
-    regions: Vec<RegionFigures>,
-    failed: Vec<FailedWorker>,
-    cpu: Vec<f64>,
-    start_skew_ms: Option<f64>,
-    warnings: Vec<String>,
-}
-
-fn skew(starts: &[i64]) -> Option<f64> {
-    match (starts.iter().min(), starts.iter().max()) {
-        (Some(lo), Some(hi)) => Some((hi - lo) as f64),
-        _ => None,
-    }
-}
-
-/// The exact merge: every worker of every region into the total, and each region's into its own.
-async fn merge(run: &Run<'_>, workers: &[Vec<String>], lost: &BTreeMap<String, String>) -> Merged {
-    let labels = &run.plan.labels;
-    let mut aggregate = Aggregate::new(labels);
-    let (mut failed, mut cpu, mut all_starts, mut regions, mut warnings) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut aggregates = Vec::new();
-    for (site, ws) in run.sites.iter().zip(workers) {
-        let keys = ws.iter().map(|w| site.loc.result(w)).collect();
-        let by_id: BTreeMap<String, WorkerResult> = fetch(&site.store, keys)
-            .await
-            .into_iter()
-            .flatten()
-            .map(|r| (r.worker_id.clone(), r))
-            .collect();
-        let mut agg = Aggregate::new(labels);
-        let (mut contributed, mut starts, mut region_failed) = (0u32, Vec::new(), Vec::new());
-        for w in ws {
-            let log_stream = Some(tasks::log_stream(w));
-            let Some(r) = by_id.get(w) else {
-                let reason = lost
-                    .get(w)
-                    .cloned()
-                    .unwrap_or_else(|| "sent no result".into());
-                let reason = if reason.starts_with(&format!("{}: ", site.region)) {
-                    reason
-                } else {
-                    format!("{}: {reason}", site.region)
-                };
-                region_failed.push(FailedWorker {
-                    worker: w.clone(),
-                    reason,
-                    log_stream,
-                });
-                continue;
-            };
-            if let Some(Ok(part)) = r.results.as_ref().map(|res| res.to_aggregate()) {
-                agg.merge(&part);
-                if r.error.is_none() {
-                    contributed += 1;
-                }
-            }
-            if let Some(e) = &r.error {
-                region_failed.push(FailedWorker {
-                    worker: w.clone(),
-                    reason: format!("{}: {e}", site.region),
-                    log_stream,
-                });
-            }
-            starts.extend(r.started_at_ms);
-            cpu.extend(r.cpu.iter().copied().reduce(f64::max));
-        }
-        if !region_failed.is_empty() {
-            warnings.push(format!(
-                "region {} lost {} of {} workers: {}",
-                site.region,
-                site.workers - contributed,
-                site.workers,
-                region_failed
-                    .iter()
-                    .map(|f| format!(
-                        "{} ({}; log stream {})",
-                        f.worker,
-                        f.reason,
-                        f.log_stream.as_deref().unwrap_or("-")
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        aggregate.merge(&agg);
-        let duration = agg.duration;
-        let region_agg = agg.clone();
-        regions.push(RegionFigures {
-            region: site.region.clone(),
-            workers: site.workers,
-            contributed,
-            start_skew_ms: skew(&starts),
-            cost_usd: None,
-            phases: RegionPhases::default(),
-            total: Summary::of(&agg.total, duration),
-            labels: agg
-                .labels
-                .iter()
-                .map(|(l, set)| (l.clone(), Summary::of(set, duration)))
-                .collect::<IndexMap<_, _>>(),
-        });
-        all_starts.extend(starts);
-        failed.extend(region_failed);
-        aggregates.push((site.region.clone(), region_agg));
-    }
-    Merged {
-        aggregate,
-        aggregates,
-        regions,
-        failed,
-        cpu,
-        start_skew_ms: skew(&all_starts),
-        warnings,
-    }
-}
-
 /// A run cancelled before any load: nothing measured, but still a (partial) report.
 fn empty(run: &Run<'_>, why: StopReason) -> Execution {
     Execution {
@@ -682,3 +575,7 @@ fn empty(run: &Run<'_>, why: StopReason) -> Execution {
         }),
     }
 }
+
+#[cfg(test)]
+#[path = "drive_tests.rs"]
+mod tests;
