@@ -386,33 +386,57 @@ fn regions_with_workers_or_bad_specs_are_invalid_input() {
 
 #[test]
 fn the_flag_beats_the_variable_which_beats_the_scenario() {
-    // validate prints the plan; `--regions` and LOADGATE_REGIONS are only for `run`, so this
-    // checks clap's order through `run` refusing the flag's bad value before the variable's.
-    let ran = Test::new()
-        .scenario(&scenario(
-            "{ concurrency: 2, hold_for: 1s }",
-            "fargate: { regions: { us-east-1: 1 } }\n",
-        ))
-        .env("API_TOKEN", SECRET)
-        .env("LOADGATE_REGIONS", "eu-west-1=2")
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .args(&["run", "--executor", "fargate", "--image", "x"])
-        .args(&["--regions", "bad"])
-        .run();
-    assert_eq!(ran.code, 2, "{}", ran.stderr);
-    assert!(ran.stderr.contains("`bad`"), "{}", ran.stderr);
-    let ran = Test::new()
-        .scenario(&scenario(
-            "{ concurrency: 2, hold_for: 1s }",
-            "fargate: { regions: { us-east-1: 1 } }\n",
-        ))
-        .env("API_TOKEN", SECRET)
-        .env("LOADGATE_REGIONS", "eu-west-1=x")
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .args(&["run", "--executor", "fargate", "--image", "x"])
-        .run();
-    assert_eq!(ran.code, 2, "{}", ran.stderr);
-    assert!(ran.stderr.contains("eu-west-1=x"), "{}", ran.stderr);
+    // A dead AWS endpoint: the controller names the regions it tried to prepare (exit 3), which
+    // shows which of the three the run took.
+    let run = |env: Option<&str>, flag: Option<&str>| {
+        let mut t = Test::new()
+            .scenario(&scenario(
+                "{ concurrency: 2, hold_for: 1s }",
+                "fargate: { regions: { ap-south-1: 1 } }\n",
+            ))
+            .env("API_TOKEN", SECRET)
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("AWS_REGION", REGION)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .args(&[
+                "run",
+                "--executor",
+                "fargate",
+                "--image",
+                "x",
+                "--baseline",
+                "none",
+            ]);
+        if let Some(v) = env {
+            t = t.env("LOADGATE_REGIONS", v);
+        }
+        if let Some(v) = flag {
+            t = t.args(&["--regions", v]);
+        }
+        let ran = t.run();
+        assert_eq!(ran.code, 3, "{}", ran.stderr);
+        let line = ran
+            .stderr
+            .lines()
+            .find(|l| l.contains("the run cannot use region(s)"))
+            .unwrap_or_else(|| panic!("{}", ran.stderr))
+            .to_string();
+        line
+    };
+    let line = run(Some("eu-west-1=2"), Some("ca-central-1=1"));
+    assert!(
+        line.contains("ca-central-1") && !line.contains("eu-west-1"),
+        "{line}"
+    );
+    let line = run(Some("eu-west-1=2"), None);
+    assert!(
+        line.contains("eu-west-1") && !line.contains("ap-south-1"),
+        "{line}"
+    );
+    let line = run(None, None);
+    assert!(line.contains("ap-south-1"), "{line}");
 }
 
 /// `stack policy --run --region us-east-1 --region eu-west-1` allows exactly what a run from
