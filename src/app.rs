@@ -135,6 +135,15 @@ fn image_command(args: ImageArgs) -> Result<i32> {
 }
 
 fn stack_command(args: StackArgs) -> Result<i32> {
+    // Only a policy covers several regions; a stack is in one.
+    if args.region.len() > 1 && !matches!(args.command, StackCommand::Policy(_)) {
+        return Err(Error::input(format!(
+            "--region is given {} times: only `stack policy` covers several regions; the other \
+             stack commands act on one stack, in one region",
+            args.region.len()
+        )));
+    }
+    let region = args.region.first().cloned();
     match args.command {
         StackCommand::Deploy(deploy) => {
             let spec = cloud::stack::StackSpec {
@@ -145,7 +154,7 @@ fn stack_command(args: StackArgs) -> Result<i32> {
             // Before any AWS call: a bad --param is exit 2 without credentials.
             cloud::stack::template::stack_parameters(&spec.name, &spec.params)?;
             let (outputs, action) = block_on_aws(async {
-                let aws = cloud::aws::Aws::load(args.region.as_deref()).await?;
+                let aws = cloud::aws::Aws::load(region.as_deref()).await?;
                 cloud::stack::deploy(&aws, &spec).await
             })?;
             let done = match action {
@@ -167,7 +176,7 @@ fn stack_command(args: StackArgs) -> Result<i32> {
         StackCommand::Status => {
             cloud::validate_stack_name(&args.stack_name)?;
             let report = block_on_aws(async {
-                let aws = cloud::aws::Aws::load(args.region.as_deref()).await?;
+                let aws = cloud::aws::Aws::load(region.as_deref()).await?;
                 cloud::stack::status(&aws, &args.stack_name).await
             })?;
             let mut out = std::io::stdout().lock();
@@ -192,7 +201,7 @@ fn stack_command(args: StackArgs) -> Result<i32> {
                 confirm_destroy(&args.stack_name)?;
             }
             let destroyed = block_on_aws(async {
-                let aws = cloud::aws::Aws::load(args.region.as_deref()).await?;
+                let aws = cloud::aws::Aws::load(region.as_deref()).await?;
                 cloud::stack::destroy(&aws, &args.stack_name, destroy.wait.wait_timeout).await
             })?;
             let text = match destroyed {
@@ -211,20 +220,26 @@ fn stack_command(args: StackArgs) -> Result<i32> {
             Ok(EXIT_PASSED)
         }
         StackCommand::Policy(policy) => {
-            let scope = cloud::stack::policy::Scope::new(
-                &args.stack_name,
-                args.region.as_deref(),
-                policy.account.as_deref(),
-            )?;
+            let regions: Vec<Option<&str>> = if args.region.is_empty() {
+                vec![None]
+            } else {
+                args.region.iter().map(|r| Some(r.as_str())).collect()
+            };
+            let scopes = regions
+                .into_iter()
+                .map(|r| {
+                    cloud::stack::policy::Scope::new(&args.stack_name, r, policy.account.as_deref())
+                })
+                .collect::<Result<Vec<_>>>()?;
             let document = if policy.kind.deploy {
                 let _ = writeln!(
                     std::io::stderr(),
                     "note: this policy creates IAM roles and writes their policies: grant it to \
                      the one-time deployment, and `loadgate stack policy --run` to everyday runs"
                 );
-                cloud::stack::policy::deploy_policy(&scope)
+                cloud::stack::policy_regions::merged(&scopes, cloud::stack::policy::deploy_policy)
             } else {
-                cloud::stack::policy::run_policy(&scope)
+                cloud::stack::policy_regions::merged(&scopes, cloud::stack::policy::run_policy)
             };
             let _ = std::io::stdout().write_all(cloud::stack::policy::render(&document).as_bytes());
             Ok(EXIT_PASSED)
@@ -280,6 +295,20 @@ fn run_command(args: RunArgs) -> Result<i32> {
         )?,
         None => Tracking::prepare(&args.history, &loaded.plan.name, &scenario::ProcessEnv)?,
     };
+    // Several regions: the flag (or LOADGATE_REGIONS) beats the scenario's `fargate.regions`.
+    let regions = match &args.fargate.regions {
+        Some(r) => r.0.clone(),
+        None => loaded.plan.fargate.regions.clone(),
+    };
+    if args.executor == ExecutorKind::Fargate
+        && !regions.is_empty()
+        && args.fargate.workers.is_some()
+    {
+        return Err(Error::input(
+            "--workers (LOADGATE_WORKERS) and regions (--regions, LOADGATE_REGIONS or \
+             fargate.regions) both say how many workers to run: give the workers per region only",
+        ));
+    }
     // Before any load too: an unwritable --out would lose the whole run's reports at its end.
     run::check_out(&args.out)?;
     let fargate_stack = (args.executor == ExecutorKind::Fargate)
@@ -292,8 +321,13 @@ fn run_command(args: RunArgs) -> Result<i32> {
             stack_name: args.fargate.stack_name,
             region: args.fargate.region,
             image: args.fargate.image,
-            workers: args.fargate.workers.unwrap_or(loaded.plan.workers),
+            workers: if regions.is_empty() {
+                args.fargate.workers.unwrap_or(loaded.plan.workers)
+            } else {
+                regions.iter().map(|(_, n)| n).sum()
+            },
             timing: timing_from_env(),
+            regions,
         }),
     };
     let config = RunConfig {

@@ -141,6 +141,11 @@ pub struct FargateArgs {
     /// The workers' container image
     #[arg(long, env = "LOADGATE_IMAGE", value_name = "URI")]
     pub image: Option<String>,
+    /// Load from several regions, e.g. `us-east-1=6,eu-west-1=4` (workers per region); beats
+    /// the scenario's `fargate.regions`. History and the run index stay in --region (the home
+    /// region) [default: the scenario's `fargate.regions`, else one region]
+    #[arg(long, env = "LOADGATE_REGIONS", value_name = "REGION=N,...")]
+    pub regions: Option<crate::cloud::regions::RegionsArg>,
 }
 
 /// Run history and the baseline comparison (see src/baseline.rs for how a baseline is chosen).
@@ -196,9 +201,11 @@ pub struct StackArgs {
     #[arg(long, global = true, default_value = crate::cloud::DEFAULT_STACK_NAME,
           env = "LOADGATE_STACK_NAME", value_name = "NAME", display_order = 100)]
     pub stack_name: String,
-    /// AWS region (for `policy`: the region the policy is limited to, by default any)
-    #[arg(long, global = true, value_name = "REGION", display_order = 101)]
-    pub region: Option<String>,
+    /// AWS region (for `policy`: the region the policy is limited to, by default any; given
+    /// several times, the policy covers each of them, for runs from several regions)
+    #[arg(long, global = true, value_name = "REGION", display_order = 101,
+          action = clap::ArgAction::Append)]
+    pub region: Vec<String>,
     #[command(subcommand)]
     pub command: StackCommand,
 }

@@ -186,6 +186,9 @@ pub struct FargatePlan {
     pub spot: bool,
     pub min_workers: u32,
     pub max_cost_usd: Option<f64>,
+    /// `fargate.regions`: workers per region, in the scenario's order; empty for one region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: crate::cloud::regions::RegionWorkers,
 }
 
 impl Default for FargatePlan {
@@ -196,6 +199,7 @@ impl Default for FargatePlan {
             spot: false,
             min_workers: 0,
             max_cost_usd: None,
+            regions: Vec::new(),
         }
     }
 }

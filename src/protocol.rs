@@ -231,6 +231,36 @@ pub struct WorkerResult {
     pub results: Option<Box<Results>>,
 }
 
+/// Where the index of runs from several regions lives in the home region's bucket: under `runs/`,
+/// so the bucket's lifecycle rule expires it with the runs' files.
+pub const INDEX_PREFIX: &str = "runs/index/";
+
+/// `runs/index/<run_id>.json`.
+pub fn index_key(run_id: &str) -> String {
+    format!("{INDEX_PREFIX}{run_id}.json")
+}
+
+/// The run index entry of a run from several regions, in the home region's bucket: what
+/// `loadgate runs` and `loadgate stop` need to reach the run in every region.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunIndex {
+    pub version: u32,
+    pub run_id: String,
+    pub home: String,
+    pub regions: Vec<IndexedRegion>,
+    /// Written again with `true` when the controller is done.
+    #[serde(default)]
+    pub ended: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexedRegion {
+    pub region: String,
+    pub bucket: String,
+    pub cluster: String,
+    pub workers: u32,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

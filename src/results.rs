@@ -86,6 +86,42 @@ pub struct Distributed {
     /// Workers that failed or were lost, with why and where their logs are.
     #[serde(default)]
     pub failed: Vec<FailedWorker>,
+    /// A run from several regions: each region's own figures (empty for one region).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<RegionFigures>,
+}
+
+/// One region of a run from several regions (results.json `distributed.regions[]`). `total` and
+/// `labels` have the shape of the run's own, merged exactly over that region's workers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegionFigures {
+    pub region: String,
+    /// Workers asked for in this region.
+    pub workers: u32,
+    /// Its workers whose result was merged.
+    pub contributed: u32,
+    /// First to last start of this region's workers, on S3's clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_skew_ms: Option<f64>,
+    /// This region's tasks at its own Fargate rates (the same bound as the run's `cost`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    pub phases: RegionPhases,
+    pub total: Summary,
+    #[serde(default)]
+    pub labels: IndexMap<String, Summary>,
+}
+
+/// The phases that run per region (the barrier's end, the load and the merge are the run's).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegionPhases {
+    /// Stack, image, quota and task definition checked or created.
+    pub stack_check_s: f64,
+    /// RunTask calls until every task of the region was started.
+    pub launch_s: f64,
+    /// From the launch until the region's last worker wrote `ready/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_s: Option<f64>,
 }
 
 /// Seconds spent in each phase of a distributed run.

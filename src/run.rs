@@ -101,7 +101,11 @@ pub fn run_tracked(
         results.cost = d.cost.clone();
         results.warnings.extend(d.warnings.iter().cloned());
     }
-    results.thresholds = threshold::evaluate_against(&plan.thresholds, agg, baseline);
+    let regions = execution
+        .distributed
+        .as_ref()
+        .map_or(&[][..], |d| d.regions.as_slice());
+    results.thresholds = threshold::evaluate_with_regions(&plan.thresholds, agg, regions, baseline);
     results.warnings.splice(0..0, warnings);
     if let Some(tracking) = tracking {
         tracking.annotate(&mut results);

@@ -8,6 +8,7 @@ mod barrier;
 mod collect;
 mod guard;
 pub mod ops;
+mod regions;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -39,6 +40,9 @@ pub struct Fargate {
     pub image: Option<String>,
     pub workers: u32,
     pub timing: Timing,
+    /// Workers per region when the run loads from several (`--regions`, `fargate.regions`);
+    /// empty: one region, `region`, with `workers`.
+    pub regions: crate::cloud::regions::RegionWorkers,
 }
 
 impl Executor for Fargate {
@@ -56,7 +60,11 @@ impl Executor for Fargate {
             super::termination().await;
             flag.store(true, Ordering::SeqCst);
         });
-        let out = rt.block_on(self.control(plan, observer, &cancelled));
+        let out = if self.regions.is_empty() {
+            rt.block_on(self.control(plan, observer, &cancelled))
+        } else {
+            rt.block_on(regions::control(self, plan, observer, &cancelled))
+        };
         signals.abort();
         out
     }
@@ -397,10 +405,12 @@ impl Fargate {
                     start_skew_ms: merged.start_skew_ms,
                     phases,
                     failed: merged.failed,
+                    ..Distributed::default()
                 },
                 warnings,
                 infra_failure,
                 cost: None,
+                regions: Vec::new(),
             }),
         })
     }
@@ -427,6 +437,7 @@ fn empty(plan: &Plan, run: &Run<'_>, why: StopReason) -> Execution {
             warnings: Vec::new(),
             infra_failure: None,
             cost: None,
+            regions: Vec::new(),
         }),
     }
 }

@@ -52,6 +52,8 @@ pub struct DistributedRun {
     pub infra_failure: Option<String>,
     /// The estimated and the actual cost of the tasks.
     pub cost: Option<crate::cost::RunCost>,
+    /// A run from several regions: each region's merged aggregate, for `{region:X}` thresholds.
+    pub regions: Vec<(String, Aggregate)>,
 }
 
 /// Live view of a run; called about once a second.

@@ -79,6 +79,7 @@ pub(crate) fn render(r: &Results) -> String {
     out.push('\n');
     labels(&mut out, r);
     kinds_and_flows(&mut out, r);
+    super::regions::html(&mut out, r);
     out.push_str("</body></html>\n");
     out
 }

@@ -30,6 +30,8 @@ struct View {
     thresholds: Vec<ThresholdRow>,
     totals: Totals,
     labels: Vec<LabelRow>,
+    /// A run from several regions: its per-region table, ready to print.
+    regions: Option<String>,
     /// Some label had requests skipped: the label table shows the column.
     skipped: bool,
     flows: Vec<OutcomeRow>,
@@ -139,6 +141,7 @@ fn view(r: &Results) -> View {
             .iter()
             .map(|(name, s)| label_row(name, s, r.comparison.as_ref()))
             .collect(),
+        regions: super::regions::markdown(r),
         skipped: r.labels.values().any(|s| s.skipped > 0),
         flows: flows(r),
         outcomes: outcomes(&r.total),

@@ -10,6 +10,7 @@ pub mod format;
 mod html;
 mod junit;
 mod markdown;
+mod regions;
 mod svg;
 
 #[cfg(test)]

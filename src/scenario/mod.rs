@@ -12,6 +12,7 @@ mod duration;
 mod excerpt;
 mod model;
 mod model_users;
+mod regions;
 mod requests;
 mod resolve;
 mod schema;

@@ -316,6 +316,10 @@ pub(crate) struct Fargate {
     /// Refuse a run whose cost estimate is higher (USD).
     #[schemars(with = "Option<f64>", range(min = 0))]
     pub max_cost_usd: Option<Spanned<f64>>,
+    /// Load from several AWS regions: workers per region, e.g. `{ us-east-1: 6, eu-west-1: 4 }`.
+    /// Replaces the top-level `workers`; the load is divided among all of them.
+    #[schemars(with = "Option<RegionsSchema>")]
+    pub regions: Option<Spanned<IndexMap<Spanned<String>, Spanned<i64>>>>,
 }
 
 /// Writes a schema-only type whose schema is given as JSON.
@@ -332,6 +336,14 @@ macro_rules! schema_only {
         }
     };
 }
+
+schema_only!(RegionsSchema, "FargateRegions", {
+    "description": "Workers per AWS region, e.g. `{ us-east-1: 6, eu-west-1: 4 }`.",
+    "type": "object",
+    "minProperties": 1,
+    "propertyNames": { "pattern": "^[a-z]+(-[a-z]+)+-[0-9]{1,2}$" },
+    "additionalProperties": { "type": "integer", "minimum": 1, "maximum": 1000 }
+});
 
 schema_only!(DurationSchema, "Duration", {
     "description": "A duration with a unit: `250us`, `500ms`, `30s`, `5m`, `1h`, or combined as `1m30s`.",

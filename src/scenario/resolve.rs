@@ -70,8 +70,10 @@ impl<'a> Resolver<'a> {
             Some(node) => self.positive_duration(node, "timeout")?,
             None => DEFAULT_TIMEOUT,
         };
+        let regions = self.regions(scenario.fargate.as_ref(), scenario.workers.as_ref())?;
         let workers = match &scenario.workers {
             Some(node) => self.int_in(node, 1, MAX_WORKERS, "workers")?,
+            None if !regions.is_empty() => regions.iter().map(|(_, n)| n).sum(),
             None => 1,
         };
         let load = self.load(&scenario.load, timeout, workers)?;
@@ -85,7 +87,8 @@ impl<'a> Resolver<'a> {
         let (thresholds, default_threshold) =
             self.thresholds(scenario.thresholds.as_deref().unwrap_or_default(), &labels)?;
         let tls = self.tls(&scenario.tls.unwrap_or_default())?;
-        let fargate = self.fargate(&scenario.fargate.unwrap_or_default(), workers)?;
+        let mut fargate = self.fargate(&scenario.fargate.unwrap_or_default(), workers)?;
+        fargate.regions = regions;
         // Without a target, the first request's origin is what a reader recognises the run by.
         let target = match target {
             Some(url) => url.to_string(),

@@ -77,6 +77,12 @@ impl Resolver<'_> {
                     return Err(self.unknown_label(pos, text, label, labels));
                 }
             }
+            if abort && threshold.region.is_some() {
+                return Err(self
+                    .src
+                    .error(pos, format!("threshold `{}`: `abort: true` with a `{{region:...}}` tag is not supported", text.trim()))
+                    .with_help("a region's threshold is checked when the run ends; drop `abort`, or the tag"));
+            }
             plans.push(ThresholdPlan {
                 threshold,
                 abort,
@@ -215,6 +221,7 @@ impl Resolver<'_> {
             spot: fargate.spot.unwrap_or(false),
             min_workers,
             max_cost_usd,
+            regions: Vec::new(),
         })
     }
 }
@@ -225,6 +232,7 @@ pub(super) fn default_threshold() -> ThresholdPlan {
         threshold: Threshold {
             expr: "error_rate < 1%".to_string(),
             label: None,
+            region: None,
             metric: Metric::ErrorRate,
             op: Op::Lt,
             limit: 1.0,

@@ -115,12 +115,16 @@ pub fn breached_aborts(
 ) -> Option<ThresholdResult> {
     thresholds
         .iter()
-        .filter(|t| t.abort && elapsed >= t.after)
+        .filter(|t| t.abort && elapsed >= t.after && t.threshold.region.is_none())
         .map(|t| result(t, agg, baseline))
         .find(|r| r.actual.is_some() && r.failed())
 }
 
-fn result(plan: &ThresholdPlan, agg: &Aggregate, baseline: Baseline<'_>) -> ThresholdResult {
+pub(super) fn result(
+    plan: &ThresholdPlan,
+    agg: &Aggregate,
+    baseline: Baseline<'_>,
+) -> ThresholdResult {
     let t = &plan.threshold;
     let actual = t.actual(agg);
     let mut r = ThresholdResult {

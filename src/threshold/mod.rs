@@ -13,10 +13,12 @@ mod bounds;
 mod eval;
 mod foreign;
 mod parse;
+mod region;
 mod relative;
 
 pub use eval::{breached_aborts, evaluate, evaluate_against, Baseline};
 pub use parse::parse;
+pub use region::evaluate_with_regions;
 pub use relative::Margin;
 
 /// One parsed threshold. `limit` is in `unit` (ms for time metrics, % for error_rate, /s for rps,
@@ -26,6 +28,10 @@ pub struct Threshold {
     /// The expression as written (trimmed).
     pub expr: String,
     pub label: Option<String>,
+    /// The k6-style tag filter `{region:NAME}`: the threshold holds for that region's workers
+    /// only (a run from several regions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub metric: Metric,
     pub op: Op,
     pub limit: f64,

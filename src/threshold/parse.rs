@@ -75,6 +75,8 @@ pub fn parse(expr: &str) -> Result<Threshold, ParseError> {
     let name_at = c.pos;
     let name = metric_token(&mut c)?;
     let metric = metric(expr, name_at, name)?;
+    let (taken, region) = super::region::tag(c.rest(), c.pos)?;
+    c.pos += taken;
     c.skip_ws();
     let op = op(&mut c, name)?;
     c.skip_ws();
@@ -93,6 +95,7 @@ pub fn parse(expr: &str) -> Result<Threshold, ParseError> {
     Ok(Threshold {
         expr: trimmed.to_string(),
         label,
+        region,
         metric,
         op,
         limit,

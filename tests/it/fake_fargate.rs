@@ -55,6 +55,49 @@ pub fn deploy(moto: &Moto) -> Deployed {
     })
 }
 
+/// [`deploy`] into another region of the same moto (moto keeps each region apart by the
+/// request's credential scope), as `loadgate run --regions` finds it.
+#[allow(dead_code)]
+pub fn deploy_in(moto: &Moto, region: &str) -> Deployed {
+    runtime().block_on(async {
+        let aws = aws_in(&moto.endpoint, None, region).await;
+        let (outputs, _) = loadgate::cloud::stack::deploy(&aws, &StackSpec::new(STACK))
+            .await
+            .expect("deploy templates/stack.yaml into moto");
+        let vpc = stack_vpc(&aws).await;
+        query_in(
+            moto,
+            region,
+            "ec2",
+            &format!(
+                "Action=ModifyVpcAttribute&Version=2016-11-15&VpcId={vpc}&EnableDnsHostnames.Value=true"
+            ),
+        );
+        Deployed {
+            cluster: outputs.cluster_name.clone(),
+            bucket: outputs.bucket.clone(),
+            outputs,
+        }
+    })
+}
+
+async fn stack_vpc(aws: &loadgate::cloud::aws::Aws) -> String {
+    let resources = aws
+        .cloudformation()
+        .describe_stack_resources()
+        .stack_name(STACK)
+        .send()
+        .await
+        .expect("stack resources");
+    resources
+        .stack_resources()
+        .iter()
+        .find(|r| r.logical_resource_id() == Some("Vpc"))
+        .and_then(|r| r.physical_resource_id())
+        .expect("the VPC")
+        .to_string()
+}
+
 /// moto's CloudFormation ignores the VPC's EnableDnsHostnames, and its RunTask needs it for
 /// awsvpc: set it on the stack's VPC (after a deploy by the binary, say).
 pub async fn enable_dns_hostnames(moto: &Moto, aws: &loadgate::cloud::aws::Aws) {
@@ -97,13 +140,18 @@ fn ec2_query(moto: &Moto, body: &str) {
 /// One query-API call (EC2, IAM...) to moto while it checks no signature (before any
 /// `/moto-api/reset-auth`); moto routes it by the credential scope. The answer's body.
 pub fn query(moto: &Moto, service: &str, body: &str) -> String {
+    query_in(moto, crate::moto::REGION, service, body)
+}
+
+/// [`query`] in `region`.
+pub fn query_in(moto: &Moto, region: &str, service: &str, body: &str) -> String {
     use std::io::Read;
     let addr = moto.endpoint.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(addr).expect("connect to moto");
     write!(
         stream,
         "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, \
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/{service}/aws4_request, \
          SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
@@ -167,13 +215,20 @@ impl FakeFargate {
     }
 
     pub fn start_with(moto: &Moto, options: Options) -> FakeFargate {
+        FakeFargate::start_in(moto, options, crate::moto::REGION)
+    }
+
+    /// Plays Fargate in `region` (one per region of a run from several): watches that region's
+    /// cluster and gives its workers `AWS_REGION=region`, as Fargate does.
+    pub fn start_in(moto: &Moto, options: Options, region: &str) -> FakeFargate {
+        let region = region.to_string();
         let Options {
             worker_env: extra,
             credentials,
         } = options;
         let cluster = runtime().block_on(async {
             loadgate::cloud::outputs::describe(
-                &aws_as(&moto.endpoint, credentials.clone()).await,
+                &aws_in(&moto.endpoint, credentials.clone(), &region).await,
                 STACK,
             )
             .await
@@ -188,10 +243,14 @@ impl FakeFargate {
         let env = moto.env();
         let endpoint = moto.endpoint.clone();
         let (flag, seen, watched) = (stop.clone(), workers.clone(), cluster.clone());
+        let mut extra = extra;
+        if region != crate::moto::REGION {
+            extra.push(("AWS_REGION".to_string(), region.clone()));
+        }
         let thread = std::thread::spawn(move || {
             let rt = runtime();
             rt.block_on(async move {
-                let moto_aws = aws_as(&endpoint, credentials).await;
+                let moto_aws = aws_in(&endpoint, credentials, &region).await;
                 let ecs = moto_aws.ecs();
                 while !flag.load(Ordering::SeqCst) {
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -346,13 +405,22 @@ pub async fn aws_as(
     endpoint: &str,
     credentials: Option<(String, String)>,
 ) -> loadgate::cloud::aws::Aws {
+    aws_in(endpoint, credentials, crate::moto::REGION).await
+}
+
+/// [`aws_as`] in `region`.
+pub async fn aws_in(
+    endpoint: &str,
+    credentials: Option<(String, String)>,
+    region: &str,
+) -> loadgate::cloud::aws::Aws {
     use aws_config::{BehaviorVersion, Region};
     use aws_credential_types::Credentials;
     let (id, secret) =
         credentials.unwrap_or_else(|| ("testing".to_string(), "testing".to_string()));
     let loader = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
-        .region(Region::new(crate::moto::REGION))
+        .region(Region::new(region.to_string()))
         .credentials_provider(Credentials::new(id, secret, None, None, "moto"));
     loadgate::cloud::aws::Aws::load_from(loader)
         .await

@@ -14,6 +14,7 @@ mod fargate;
 mod fargate_claims;
 mod fargate_data;
 mod fargate_faults;
+mod fargate_regions;
 mod fargate_worker;
 mod gitlab;
 mod hardening;

@@ -20,7 +20,7 @@ use loadgate::target::Route;
 
 const ACCOUNT: &str = "123456789012";
 
-fn venv_python() -> PathBuf {
+pub(crate) fn venv_python() -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/venv/bin/python");
     assert!(
         path.exists(),
@@ -42,7 +42,7 @@ fn loadgate(moto: &Moto, record: &Path, args: &[&str]) -> Ran {
 }
 
 /// The recorded calls of one caller: `[service, operation]`, each once.
-fn calls(record: &Path) -> Vec<Value> {
+pub(crate) fn calls(record: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(record).unwrap_or_default();
     let mut lines: Vec<&str> = text.lines().collect();
     lines.sort_unstable();
@@ -70,7 +70,7 @@ fn policy(kind: &str) -> Value {
     serde_json::from_str(&ran.stdout).expect("a policy")
 }
 
-fn extra(items: &[(&str, &str)]) -> Value {
+pub(crate) fn extra(items: &[(&str, &str)]) -> Value {
     Value::Array(items.iter().map(|(a, why)| json!([a, why])).collect())
 }
 

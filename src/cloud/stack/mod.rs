@@ -22,6 +22,7 @@ use crate::cloud::outputs::StackOutputs;
 use crate::{Error, Result};
 
 pub mod policy;
+pub mod policy_regions;
 pub mod template;
 
 mod wait;

@@ -10,6 +10,8 @@ use crate::error::EXIT_PASSED;
 use crate::protocol::{Abort, RunLocation, VERSION};
 use crate::{Error, Result};
 
+mod regions;
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -45,6 +47,9 @@ pub fn runs(stack_name: &str, region: Option<&str>) -> Result<i32> {
                 let _ = writeln!(out, "  {}  {}", t.id, t.last_status);
             }
         }
+        drop(out);
+        // Runs from several regions, through the index in this (home) region's bucket.
+        regions::print_runs(&Store::new(&aws, &outputs.bucket)).await?;
         Ok(EXIT_PASSED)
     })
 }
@@ -61,6 +66,9 @@ pub fn stop(stack_name: &str, region: Option<&str>, run_id: &str) -> Result<i32>
         let aws = Aws::load(region).await?;
         let outputs = crate::cloud::outputs::describe(&aws, stack_name).await?;
         let store = Store::new(&aws, &outputs.bucket);
+        if regions::stop(&store, run_id).await?.is_some() {
+            return Ok(EXIT_PASSED);
+        }
         let loc = RunLocation::new(&outputs.bucket, run_id);
         let abort = Abort {
             version: VERSION,
