@@ -145,7 +145,7 @@ pub struct FargateArgs {
     /// the scenario's `fargate.regions`. History and the run index stay in --region (the home
     /// region) [default: the scenario's `fargate.regions`, else one region]
     #[arg(long, env = "LOADGATE_REGIONS", value_name = "REGION=N,...")]
-    pub regions: Option<crate::cloud::regions::RegionsArg>,
+    pub regions: Option<crate::regions::RegionsArg>,
 }
 
 /// Run history and the baseline comparison (see src/baseline.rs for how a baseline is chosen).

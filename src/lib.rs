@@ -35,12 +35,14 @@ pub mod plan;
 pub mod progress;
 #[cfg(feature = "app")]
 pub mod protocol;
+pub mod regions;
 pub mod report;
 pub mod results;
 #[cfg(feature = "app")]
 pub mod run;
 pub mod scenario;
 pub mod secrets;
+pub mod signals;
 pub mod stats;
 pub mod target;
 pub mod threshold;

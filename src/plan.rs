@@ -188,7 +188,7 @@ pub struct FargatePlan {
     pub max_cost_usd: Option<f64>,
     /// `fargate.regions`: workers per region, in the scenario's order; empty for one region.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub regions: crate::cloud::regions::RegionWorkers,
+    pub regions: crate::regions::RegionWorkers,
 }
 
 impl Default for FargatePlan {

@@ -10,7 +10,6 @@ pub mod aws;
 pub mod image;
 pub mod outputs;
 pub mod record;
-pub mod regions;
 pub mod run;
 pub mod s3_blobs;
 pub mod stack;

@@ -42,7 +42,7 @@ pub struct Fargate {
     pub timing: Timing,
     /// Workers per region when the run loads from several (`--regions`, `fargate.regions`);
     /// empty: one region, `region`, with `workers`.
-    pub regions: crate::cloud::regions::RegionWorkers,
+    pub regions: crate::regions::RegionWorkers,
 }
 
 impl Executor for Fargate {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::{Execution, Executor, Observer, StopReason};
 use crate::engine::{self, Stop};
 use crate::plan::{LoadPlan, Plan};
+use crate::signals::termination;
 use crate::stats::Aggregate;
 use crate::{Error, Result};
 
@@ -170,24 +171,4 @@ impl Drop for SignalWatch {
             let _ = t.join();
         }
     }
-}
-
-#[cfg(unix)]
-pub(crate) async fn termination() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
-    }
-}
-
-#[cfg(not(unix))]
-pub(crate) async fn termination() {
-    let _ = tokio::signal::ctrl_c().await;
 }

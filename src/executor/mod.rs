@@ -6,9 +6,9 @@ mod local;
 
 use std::time::Duration;
 
+pub(crate) use crate::signals::termination;
 pub(crate) use fargate::assets;
 pub use fargate::{ops, timing_from_env, Fargate};
-pub(crate) use local::termination;
 pub use local::Local;
 
 use crate::plan::Plan;

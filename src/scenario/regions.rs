@@ -5,7 +5,7 @@ use serde_saphyr::Spanned;
 
 use super::model::Fargate;
 use super::resolve::{Resolver, Result};
-use crate::cloud::regions::{self, RegionWorkers, MAX_REGION_WORKERS};
+use crate::regions::{self, RegionWorkers, MAX_REGION_WORKERS};
 
 impl Resolver<'_> {
     pub(super) fn regions(

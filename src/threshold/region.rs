@@ -40,7 +40,7 @@ pub(super) fn tag(rest: &str, at: usize) -> Result<(usize, Option<String>), Pars
         });
     }
     let region = value.trim();
-    if !crate::cloud::regions::valid_name(region) {
+    if !crate::regions::valid_name(region) {
         return Err(ParseError {
             offset: at + 1 + key.len() + 1,
             message: format!("`{region}` is not an AWS region name (expected e.g. eu-west-1)"),

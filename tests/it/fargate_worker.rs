@@ -163,15 +163,18 @@ fn sigterm_stops_the_load_and_flushes_the_result() {
     let c = controller(fast(Duration::from_secs(600)));
     let mut worker = c.worker();
     let id = c.start();
-    // Let it send load for a while, refreshing the heartbeat as a controller would.
-    for _ in 0..3 {
-        std::thread::sleep(Duration::from_secs(1));
+    // Until the target has observably served its load, refresh the heartbeat as a controller
+    // would (a fixed wait would say nothing about whether the load had started).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while c.target.count("/a") == 0 {
+        assert!(Instant::now() < deadline, "the worker never sent load");
         let beat = Heartbeat {
             version: VERSION,
             at_ms: 0,
         };
         c.rt.block_on(c.store.put_json(&c.loc.heartbeat(), &beat))
             .expect("beat");
+        std::thread::sleep(Duration::from_millis(200));
     }
     // SAFETY: a plain kill(2) of our own child.
     unsafe { libc::kill(worker.id() as i32, libc::SIGTERM) };

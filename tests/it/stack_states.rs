@@ -294,7 +294,7 @@ fn held_in_progress(moto: &Moto) -> (Proxy, Arc<AtomicUsize>) {
     (proxy, held)
 }
 
-fn interrupt_during_the_wait(moto: &Moto) -> (Ran, Proxy) {
+fn interrupt_during_the_wait(moto: &Moto, signal: libc::c_int) -> (Ran, Proxy) {
     let (proxy, held) = held_in_progress(moto);
     let ran = loadgate(proxy.env(), &["stack", "deploy"]).run_with(|child| {
         // Two polls answered "in progress": the wait, and its Ctrl-C handler, are running.
@@ -307,15 +307,25 @@ fn interrupt_during_the_wait(moto: &Moto) -> (Ran, Proxy) {
             std::thread::sleep(Duration::from_millis(20));
         }
         // SAFETY: kill(2) of our own child's pid has no memory effects.
-        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        unsafe { libc::kill(child.id() as i32, signal) };
     });
     (ran, proxy)
 }
 
 #[test]
 fn ctrl_c_while_deploy_waits_stops_waiting_says_the_state_and_exits_130() {
+    cancelled_during_the_wait(libc::SIGINT);
+}
+
+/// SIGTERM too: GitHub sends it 7.5 s after SIGINT, and some runners send nothing else.
+#[test]
+fn sigterm_while_deploy_waits_stops_waiting_says_the_state_and_exits_130() {
+    cancelled_during_the_wait(libc::SIGTERM);
+}
+
+fn cancelled_during_the_wait(signal: libc::c_int) {
     let moto = Moto::start();
-    let (ran, proxy) = interrupt_during_the_wait(&moto);
+    let (ran, proxy) = interrupt_during_the_wait(&moto, signal);
     ran.code(130);
     assert!(
         ran.stderr

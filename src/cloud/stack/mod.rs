@@ -391,7 +391,7 @@ impl<'a> Bootstrap<'a> {
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.clients.poll.max(Duration::from_millis(1))) => {}
-                _ = tokio::signal::ctrl_c() => {
+                _ = crate::signals::termination() => {
                     return Err(Error::Cancelled(format!(
                         "interrupted while waiting for the tasks running in stack {}: the stack \
                          was not changed",

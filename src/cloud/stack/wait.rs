@@ -43,7 +43,7 @@ pub(crate) async fn wait_until_settled(
         let polling = watch.poll_until_settled(deadline);
         tokio::select! {
             outcome = polling => Some(outcome),
-            _ = tokio::signal::ctrl_c() => None,
+            _ = crate::signals::termination() => None,
         }
     };
     match outcome {
