@@ -25,6 +25,11 @@ if [ ${#targets[@]} -eq 0 ]; then
   targets=(scenario threshold http1_response results histogram)
 fi
 
+# libFuzzer's instrumentation needs nightly: install it where rustup can (a new user's machine).
+if ! rustc +nightly -V >/dev/null 2>&1; then
+  echo "fuzz: installing rustup's nightly toolchain (minimal profile)" >&2
+  rustup toolchain install nightly --profile minimal
+fi
 host="$(rustc +nightly -vV | sed -n 's/^host: //p')"
 flags="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4"
 flags+=" -Cllvm-args=-sanitizer-coverage-inline-8bit-counters"
