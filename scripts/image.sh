@@ -22,8 +22,10 @@ context=target/image
 worker=localhost/loadgate:test
 ci=localhost/loadgate:test-ci
 bundle=/etc/ssl/certs/ca-certificates.crt
-# The worker image's size budget: Fargate pulls it at the start of every task.
-worker_budget=$((25 * 1024 * 1024))
+# The worker image's size budget: Fargate pulls it at the start of every task. 32 MiB since
+# session 3 (was 25): the bounded DNS resolver, the realistic-users engine and several regions
+# took the stripped binary from 24 to 28 MiB; about 12 MB compressed is what a task pulls.
+worker_budget=$((32 * 1024 * 1024))
 
 need=()
 command -v buildah >/dev/null 2>&1 || need+=(buildah)
