@@ -449,3 +449,44 @@ fn serve_metadata(listener: TcpListener, cluster: &str) {
         );
     }
 }
+
+/// Waits until `n` workers of a region have written a live snapshot that counts requests: the
+/// load observably runs there (a worker merely up says nothing about that).
+pub fn wait_for_load(moto: &Moto, region: &str, bucket: &str, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let loaded = runtime().block_on(async {
+            let s3 = aws_in(&moto.endpoint, None, region).await.s3();
+            let list = s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix("runs/")
+                .send()
+                .await
+                .expect("list");
+            let mut loaded = 0;
+            for o in list.contents() {
+                let key = o.key().unwrap_or_default();
+                if !key.contains("/live/") {
+                    continue;
+                }
+                let got = s3.get_object().bucket(bucket).key(key).send().await;
+                let Ok(got) = got else { continue };
+                let body = got.body.collect().await.expect("body").into_bytes();
+                let doc: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                if doc["results"]["total"]["requests"].as_u64() > Some(0) {
+                    loaded += 1;
+                }
+            }
+            loaded
+        });
+        if loaded >= n {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{region}: the load never ran on {n} workers"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

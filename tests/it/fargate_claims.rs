@@ -87,28 +87,6 @@ fn objects(moto: &Moto, bucket: &str, prefix: &str) -> BTreeMap<String, Value> {
     })
 }
 
-/// Waits until `n` workers have written a live snapshot that counts requests: the load is
-/// running on each of them (what "up for a few seconds" only suggests).
-pub(crate) fn wait_for_load(moto: &Moto, bucket: &str, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let loaded = objects(moto, bucket, "runs/")
-            .iter()
-            .filter(|(k, v)| {
-                k.contains("/live/") && v["results"]["total"]["requests"].as_u64() > Some(0)
-            })
-            .count();
-        if loaded >= n {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the load never ran on {n} workers"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// The lastStatus of every task of the cluster.
 fn task_statuses(moto: &Moto, cluster: &str) -> Vec<String> {
     use aws_sdk_ecs::types::DesiredStatus;
@@ -227,7 +205,7 @@ fn cancelled_mid_load(sig: i32) {
         "2",
     )
     .run_with(|child| {
-        wait_for_load(&moto, &out.bucket, 2);
+        fake_fargate::wait_for_load(&moto, crate::moto::REGION, &out.bucket, 2);
         signal(child, sig);
     });
     let codes = fargate.finish();
@@ -311,7 +289,7 @@ fn lost_mid_run(extra: &str) -> (Ran, String) {
         "3",
     )
     .run_with(|_| {
-        wait_for_load(&moto, &bucket, 3);
+        fake_fargate::wait_for_load(&moto, crate::moto::REGION, &bucket, 3);
         killed = fargate.kill_one(&moto);
     });
     drop(fargate);

@@ -80,7 +80,7 @@ fn workers_stop_by_themselves_when_the_controller_is_killed() {
     let mut killed_at = None;
     let ran = test.run_with(|child| {
         // Killed once both workers observably send load (their live snapshots count requests).
-        crate::fargate_claims::wait_for_load(&moto, &bucket, 2);
+        crate::fake_fargate::wait_for_load(&moto, crate::moto::REGION, &bucket, 2);
         killed_at = Some(Instant::now());
         let _ = child.kill();
     });

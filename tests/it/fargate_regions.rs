@@ -100,49 +100,6 @@ fn sent_by_workers(moto: &Moto, region: &str, bucket: &str, run_id: &str) -> (us
     })
 }
 
-/// Waits until `n` workers of a region have written a live snapshot that counts requests: the
-/// load observably runs there (a worker merely up says nothing about that).
-fn wait_for_load(moto: &Moto, region: &str, bucket: &str, n: usize) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        let loaded = fake_fargate::runtime().block_on(async {
-            let s3 = fake_fargate::aws_in(&moto.endpoint, None, region)
-                .await
-                .s3();
-            let list = s3
-                .list_objects_v2()
-                .bucket(bucket)
-                .prefix("runs/")
-                .send()
-                .await
-                .expect("list");
-            let mut loaded = 0;
-            for o in list.contents() {
-                let key = o.key().unwrap_or_default();
-                if !key.contains("/live/") {
-                    continue;
-                }
-                let got = s3.get_object().bucket(bucket).key(key).send().await;
-                let Ok(got) = got else { continue };
-                let body = got.body.collect().await.expect("body").into_bytes();
-                let doc: Value = serde_json::from_slice(&body).unwrap_or_default();
-                if doc["results"]["total"]["requests"].as_u64() > Some(0) {
-                    loaded += 1;
-                }
-            }
-            loaded
-        });
-        if loaded >= n {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{region}: the load never ran on {n} workers"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 fn result_docs(moto: &Moto, region: &str, bucket: &str, run_id: &str) -> Vec<Value> {
     fake_fargate::runtime().block_on(async {
         let s3 = fake_fargate::aws_in(&moto.endpoint, None, region)
@@ -341,8 +298,8 @@ fn cancel_stops_the_tasks_in_both_regions() {
         &["--regions", "us-east-1=1,eu-west-1=1"],
     )
     .run_with(|child| {
-        wait_for_load(&moto, REGION, &us.bucket, 1);
-        wait_for_load(&moto, EU, &eu.bucket, 1);
+        fake_fargate::wait_for_load(&moto, REGION, &us.bucket, 1);
+        fake_fargate::wait_for_load(&moto, EU, &eu.bucket, 1);
         // SAFETY: a plain kill(2) of our own child.
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     });
@@ -619,8 +576,8 @@ fn runs_and_stop_in_the_home_region_reach_every_region_of_a_run() {
         &["--regions", "eu-west-1=2,us-east-1=1"],
     )
     .run_with(|_child| {
-        wait_for_load(&moto, REGION, &us.bucket, 1);
-        wait_for_load(&moto, EU, &eu.bucket, 2);
+        fake_fargate::wait_for_load(&moto, REGION, &us.bucket, 1);
+        fake_fargate::wait_for_load(&moto, EU, &eu.bucket, 2);
         let run_id = indexed_run(&moto, &us.bucket);
         let runs = cli(&["runs"]);
         runs.code(0);
