@@ -145,6 +145,14 @@ fn jenkins_xsd() -> &'static Path {
     ))
 }
 
+/// The common junit-4.xsd (Jenkins dtkit), vendored (see tests/fixtures/report/README.md).
+fn dtkit_xsd() -> &'static Path {
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/report/junit-4.xsd"
+    ))
+}
+
 /// Runs xmllint; Err(output) when the document is invalid. Fails the test when xmllint is not
 /// installed: a skipped validation would look like a passed one.
 fn validate(xml: &str) -> Result<(), String> {
@@ -196,9 +204,10 @@ fn junit_is_valid_for_strict_consumers() {
         if let Err(e) = validate_with(&xml, jenkins_xsd()) {
             panic!("{name} against junit-10.xsd: {e}\n{xml}");
         }
+        if let Err(e) = validate_with(&xml, dtkit_xsd()) {
+            panic!("{name} against junit-4.xsd: {e}\n{xml}");
+        }
         assert!(!xml.contains("disabled="), "{name}");
-        // junit-4.xsd: `<skipped>` is text only.
-        assert!(!xml.contains("<skipped "), "{name}");
         // Every test case has a time.
         assert_eq!(
             xml.matches("<testcase ").count(),
@@ -242,6 +251,18 @@ fn junit_validates_against_the_schema() {
             panic!("{name}: {e}");
         }
     }
+}
+
+/// The two vendored schemas refuse what loadgate used to write, so their checks above are live.
+#[test]
+fn the_strict_schemas_refuse_the_old_shapes() {
+    let skipped_with_message = "<?xml version=\"1.0\"?><testsuites><testsuite name=\"s\" tests=\"1\">\
+        <testcase name=\"c\" classname=\"k\" time=\"0\"><skipped message=\"no baseline\"/></testcase>\
+        </testsuite></testsuites>";
+    assert!(validate_with(skipped_with_message, dtkit_xsd()).is_err());
+    let disabled_suite = "<?xml version=\"1.0\"?><testsuites><testsuite name=\"s\" tests=\"1\" \
+        disabled=\"0\"><testcase name=\"c\" classname=\"k\" time=\"0\"/></testsuite></testsuites>";
+    assert!(validate_with(disabled_suite, jenkins_xsd()).is_err());
 }
 
 #[test]
