@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes loadgate's parsers of hostile input (fuzz/fuzz_targets/): the scenario loader, the
-# threshold parser, the HTTP/1.1 response parser, the results.json reader and the histogram decoder.
+# threshold parser, the HTTP/1.1 response parser, the results.json reader, the histogram decoder
+# and the `{{ }}` template parser.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]   each target for SECONDS (default 60), all by default
 #
@@ -22,7 +23,7 @@ seconds="${1:-60}"
 [ $# -gt 0 ] && shift
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(scenario threshold http1_response results histogram)
+  targets=(scenario threshold http1_response results histogram template)
 fi
 
 # libFuzzer's instrumentation needs nightly: install it where rustup can (a new user's machine).

@@ -40,6 +40,62 @@ use diagnostic::Source;
 
 pub use crate::env::{Env, ProcessEnv};
 
+/// Entry point for the template fuzz target (`fuzz/`). Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::template::{parse, Scope};
+    use crate::plan::Segment;
+
+    /// Parses `text` as a template in a scope holding a variable, a feed and two captures (one
+    /// filled by an earlier request). Panics when an invariant breaks: an error must point at a
+    /// `{{` inside the text, on character boundaries, with a message bounded by the text's size;
+    /// a text without `{{` is its own template; text segments are never empty nor adjacent.
+    pub fn template(text: &str) {
+        let mut scope = Scope {
+            vars: vec![("env".to_string(), "staging".to_string())],
+            feeds: vec![(
+                "users".to_string(),
+                vec!["email".to_string(), "password".to_string()],
+            )],
+            captures: vec!["token".to_string(), "later".to_string()],
+            available: vec![true, false],
+            used_feeds: vec![false],
+        };
+        match parse(text, &mut scope) {
+            Err(e) => {
+                let end = e.offset + e.len;
+                assert!(
+                    end <= text.len(),
+                    "error span {}..{end} of {}",
+                    e.offset,
+                    text.len()
+                );
+                assert!(text.is_char_boundary(e.offset) && text.is_char_boundary(end));
+                assert!(text[e.offset..].starts_with("{{"), "error not at a `{{`");
+                assert!(!e.message.is_empty() && !e.help.is_empty());
+                assert!(
+                    e.message.len() <= text.len() + 200,
+                    "message grows past the text"
+                );
+            }
+            Ok(t) => {
+                if !text.contains("{{") {
+                    assert_eq!(t.as_text().as_deref(), Some(text));
+                }
+                for pair in t.0.windows(2) {
+                    assert!(
+                        !matches!(pair, [Segment::Text(_), Segment::Text(_)]),
+                        "adjacent text segments"
+                    );
+                }
+                for s in &t.0 {
+                    assert!(!matches!(s, Segment::Text(x) if x.is_empty()), "empty text");
+                }
+            }
+        }
+    }
+}
+
 /// A resolved scenario, and what the user should know about it without it being an error.
 #[derive(Debug)]
 pub struct Loaded {
