@@ -25,6 +25,10 @@ pub struct Seen {
     pub path: String,
     /// `X-Amz-Target` (JSON protocols: ECS, ECR, Service Quotas, SSM), else "".
     pub target: String,
+    /// The region the request was signed for (SigV4's credential scope), "" when unsigned.
+    pub region: String,
+    /// The SDK's attempt number (`amz-sdk-request: attempt=N; max=M`): 1, then each retry.
+    pub attempt: u32,
     pub body: Vec<u8>,
 }
 
@@ -60,6 +64,11 @@ pub enum Reply {
     Answer {
         status: u16,
         body: String,
+    },
+    /// Answer with an S3 error document (`<Error><Code>SlowDown</Code>…`), as S3 does.
+    S3Error {
+        status: u16,
+        code: &'static str,
     },
 }
 
@@ -175,6 +184,13 @@ impl Drop for Proxy {
     }
 }
 
+fn header<'a>(headers: &'a hyper::HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
 async fn handle(
     req: Request<Incoming>,
     state: Arc<State>,
@@ -192,12 +208,17 @@ async fn handle(
     let seen = Seen {
         method: parts.method.to_string(),
         path: path.clone(),
-        target: parts
-            .headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
+        target: header(&parts.headers, "x-amz-target").to_string(),
+        region: header(&parts.headers, "authorization")
+            .split_once("Credential=")
+            .and_then(|(_, c)| c.split('/').nth(2))
             .unwrap_or_default()
             .to_string(),
+        attempt: header(&parts.headers, "amz-sdk-request")
+            .split(';')
+            .find_map(|kv| kv.trim().strip_prefix("attempt="))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1),
         body: body.to_vec(),
     };
     let reply = (state.hook)(&seen);
@@ -207,6 +228,18 @@ async fn handle(
             let answer = Response::builder()
                 .status(status)
                 .header("content-type", "application/x-amz-json-1.1")
+                .body(Full::new(Bytes::from(body)))
+                .expect("answer");
+            return Ok(answer);
+        }
+        Reply::S3Error { status, code } => {
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
+                 <Message>injected by the test proxy</Message><RequestId>proxy</RequestId></Error>"
+            );
+            let answer = Response::builder()
+                .status(status)
+                .header("content-type", "application/xml")
                 .body(Full::new(Bytes::from(body)))
                 .expect("answer");
             return Ok(answer);
