@@ -161,13 +161,16 @@ where
             let code = e.code().unwrap_or("error");
             let message = e.message().unwrap_or("(no message)");
             let help = match code {
-                "AccessDenied"
-                | "AccessDeniedException"
-                | "UnauthorizedOperation"
-                | "UnrecognizedClientException"
-                | "InvalidClientTokenId" => {
+                "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
                     "the credentials lack a permission: `loadgate stack policy --run` prints the \
                      policy everyday runs need (`--deploy` for the one-time deployment)"
+                }
+                // AWS's answer both to an unknown access key and to any call into an opt-in
+                // region the account has not enabled, which is the likelier cause in a new region.
+                "UnrecognizedClientException" | "InvalidClientTokenId" => {
+                    "AWS does not accept these credentials in this region: if it is an opt-in \
+                     region (af-south-1, ap-east-1, eu-south-1, me-south-1, ...), enable it for the \
+                     account (AWS console, Account, AWS Regions); otherwise check the access key"
                 }
                 "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => {
                     "the AWS credentials have expired: refresh them and run again"

@@ -11,17 +11,17 @@ use crate::fake_fargate::{self, FakeFargate, Options, FAST};
 use crate::harness::Test;
 use crate::moto::{Moto, REGION};
 
-const EU: &str = "eu-west-1";
-const SECRET: &str = "tok-77c1e0aa";
+pub(crate) const EU: &str = "eu-west-1";
+pub(crate) const SECRET: &str = "tok-77c1e0aa";
 
-fn scenario(load: &str, extra: &str) -> String {
+pub(crate) fn scenario(load: &str, extra: &str) -> String {
     format!(
         "name: regions\ntarget: \"{{target}}\"\ndefaults: {{ headers: {{ Authorization: \"Bearer ${{API_TOKEN}}\" }} }}\n\
          load: {load}\nrequests:\n  - {{ name: a, path: /a }}\n  - {{ name: b, path: /b }}\n{extra}"
     )
 }
 
-fn routes() -> Vec<Route> {
+pub(crate) fn routes() -> Vec<Route> {
     let auth = format!("Bearer {SECRET}");
     vec![
         Route::ok("/a").require_header("authorization", &auth),
@@ -51,7 +51,7 @@ fn controller(moto: &Moto, yaml: &str, args: &[&str]) -> Test {
     test
 }
 
-fn setup() -> (Moto, fake_fargate::Deployed, fake_fargate::Deployed) {
+pub(crate) fn setup() -> (Moto, fake_fargate::Deployed, fake_fargate::Deployed) {
     let moto = Moto::start();
     moto.keep_tasks_running();
     let us = fake_fargate::deploy(&moto);
@@ -59,7 +59,7 @@ fn setup() -> (Moto, fake_fargate::Deployed, fake_fargate::Deployed) {
     (moto, us, eu)
 }
 
-fn fargates(moto: &Moto) -> (FakeFargate, FakeFargate) {
+pub(crate) fn fargates(moto: &Moto) -> (FakeFargate, FakeFargate) {
     (
         FakeFargate::start_in(moto, Options::default(), REGION),
         FakeFargate::start_in(moto, Options::default(), EU),
@@ -129,7 +129,7 @@ fn result_docs(moto: &Moto, region: &str, bucket: &str, run_id: &str) -> Vec<Val
     })
 }
 
-fn task_statuses(moto: &Moto, region: &str, cluster: &str) -> Vec<String> {
+pub(crate) fn task_statuses(moto: &Moto, region: &str, cluster: &str) -> Vec<String> {
     fake_fargate::runtime().block_on(async {
         let ecs = fake_fargate::aws_in(&moto.endpoint, None, region)
             .await
@@ -166,7 +166,7 @@ fn task_statuses(moto: &Moto, region: &str, cluster: &str) -> Vec<String> {
     })
 }
 
-fn secrets_left(moto: &Moto, region: &str) -> usize {
+pub(crate) fn secrets_left(moto: &Moto, region: &str) -> usize {
     fake_fargate::runtime().block_on(async {
         let ssm = fake_fargate::aws_in(&moto.endpoint, None, region)
             .await

@@ -28,6 +28,7 @@ pub struct Seen {
     /// The region the request was signed for (SigV4's credential scope), "" when unsigned.
     pub region: String,
     /// The SDK's attempt number (`amz-sdk-request: attempt=N; max=M`): 1, then each retry.
+    #[allow(dead_code)]
     pub attempt: u32,
     pub body: Vec<u8>,
 }
@@ -62,6 +63,11 @@ pub enum Reply {
     Edit(Box<dyn FnOnce(String) -> String + Send>),
     /// Answer without asking moto.
     Answer {
+        status: u16,
+        body: String,
+    },
+    /// Answer with an XML body (the query protocol's `<ErrorResponse>`: CloudFormation, EC2).
+    Xml {
         status: u16,
         body: String,
     },
@@ -228,6 +234,14 @@ async fn handle(
             let answer = Response::builder()
                 .status(status)
                 .header("content-type", "application/x-amz-json-1.1")
+                .body(Full::new(Bytes::from(body)))
+                .expect("answer");
+            return Ok(answer);
+        }
+        Reply::Xml { status, body } => {
+            let answer = Response::builder()
+                .status(status)
+                .header("content-type", "text/xml")
                 .body(Full::new(Bytes::from(body)))
                 .expect("answer");
             return Ok(answer);

@@ -1,0 +1,256 @@
+//! A region that fails a run from several regions, end to end: the binary talks to moto through
+//! the proxy (tests/it/proxy.rs), which answers for one region as AWS does when that region
+//! cannot be used, by the region each request is signed for. Whatever fails, the failing region
+//! is named, and no task is left running in any region (none launched when the failure comes
+//! before the launch).
+
+use crate::fake_fargate::FAST;
+use crate::fargate_regions::{
+    fargates, routes, scenario, secrets_left, setup, task_statuses, EU, SECRET,
+};
+use crate::harness::Test;
+use crate::moto::REGION;
+use crate::proxy::{Proxy, Reply, Seen};
+
+fn controller(proxy: &Proxy, regions: &str) -> Test {
+    let mut test = Test::new()
+        .scenario(&scenario(
+            "{ concurrency: 2, hold_for: 30s }",
+            // min_workers 1 of 2 would let the run go on without one worker; never without a region.
+            "fargate: { min_workers: 1 }\n",
+        ))
+        .target(routes())
+        .env("API_TOKEN", SECRET)
+        .env("LOADGATE_FARGATE_TIMING", FAST)
+        .args(&[
+            "run",
+            "--executor",
+            "fargate",
+            "--image",
+            "x",
+            "--baseline",
+            "none",
+            "--regions",
+            regions,
+        ]);
+    for (k, v) in proxy.env() {
+        test = test.env(k, &v);
+    }
+    test
+}
+
+/// The calls of one operation signed for one region they were signed for.
+fn calls_in(proxy: &Proxy, action: &str, region: &str) -> Vec<Seen> {
+    proxy
+        .calls(action)
+        .into_iter()
+        .filter(|s| s.region == region)
+        .collect()
+}
+
+/// What AWS answers any call into an opt-in region the account has not enabled: the credentials
+/// are not recognised there (AWS re:Post, "iam-validate-access-credentials").
+fn not_enabled(seen: &Seen) -> Reply {
+    let message = "The security token included in the request is invalid.";
+    if !seen.target.is_empty() {
+        Reply::Answer {
+            status: 400,
+            body: format!(r#"{{"__type":"UnrecognizedClientException","message":"{message}"}}"#),
+        }
+    } else if !seen.action().is_empty() {
+        Reply::Xml {
+            status: 403,
+            body: format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code>\
+                 <Message>{message}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>"
+            ),
+        }
+    } else {
+        Reply::S3Error {
+            status: 403,
+            code: "InvalidAccessKeyId",
+        }
+    }
+}
+
+#[test]
+fn an_opt_in_region_the_account_has_not_enabled_is_named_and_nothing_starts() {
+    let (moto, us, _eu) = setup();
+    let proxy = Proxy::with(&moto, |seen| {
+        if seen.region == "ap-east-1" {
+            not_enabled(seen)
+        } else {
+            Reply::Forward
+        }
+    });
+    let ran = controller(&proxy, "us-east-1=1,ap-east-1=1").run();
+    ran.code(3);
+    let err = &ran.stderr;
+    assert!(
+        err.contains("the run cannot use region(s) ap-east-1;"),
+        "{err}"
+    );
+    assert!(err.contains("InvalidClientTokenId"), "{err}");
+    assert!(err.contains("enable it for the account"), "{err}");
+    assert!(err.contains("no task was started in any region"), "{err}");
+    assert!(
+        proxy.seen().iter().any(|s| s.region == "ap-east-1"),
+        "ap-east-1 was never asked"
+    );
+    assert!(proxy.calls("RunTask").is_empty(), "a task was launched");
+    assert!(task_statuses(&moto, REGION, &us.cluster).is_empty());
+    assert_eq!(secrets_left(&moto, REGION), 0);
+    assert_eq!(ran.target().total(), 0);
+}
+
+const VPC_LIMIT: &str = "The maximum number of VPCs has been reached.";
+
+/// A stack whose first create fails in one region (a resource CloudFormation could not create),
+/// while the other region's stack is in place.
+#[test]
+fn a_region_whose_stack_fails_to_deploy_is_named_and_nothing_starts() {
+    let moto = crate::moto::Moto::start();
+    moto.keep_tasks_running();
+    let us = crate::fake_fargate::deploy(&moto);
+    // moto creates the stack at once; eu-west-1's DescribeStacks shows it rolled back instead.
+    let proxy = Proxy::with(&moto, |seen| {
+        if seen.region != EU {
+            return Reply::Forward;
+        }
+        if seen.action() == "DescribeStacks" {
+            Reply::Edit(Box::new(|body| {
+                body.replace("CREATE_COMPLETE", "ROLLBACK_COMPLETE")
+            }))
+        } else if seen.action() == "DescribeStackEvents" {
+            Reply::Edit(Box::new(|body| {
+                body.replacen(
+                    "<ResourceStatus>CREATE_COMPLETE</ResourceStatus>",
+                    &format!(
+                        "<ResourceStatus>CREATE_FAILED</ResourceStatus>\
+                         <ResourceStatusReason>{VPC_LIMIT}</ResourceStatusReason>"
+                    ),
+                    1,
+                )
+            }))
+        } else {
+            Reply::Forward
+        }
+    });
+    let ran = controller(&proxy, "us-east-1=1,eu-west-1=1").run();
+    ran.code(3);
+    let err = &ran.stderr;
+    assert!(
+        err.contains("the run cannot use region(s) eu-west-1;"),
+        "{err}"
+    );
+    assert!(err.contains("ROLLBACK_COMPLETE"), "{err}");
+    assert!(
+        err.contains(VPC_LIMIT),
+        "the cause CloudFormation gave: {err}"
+    );
+    assert!(err.contains("no task was started in any region"), "{err}");
+    assert_eq!(
+        calls_in(&proxy, "CreateStack", EU).len(),
+        1,
+        "one create in eu-west-1"
+    );
+    assert!(calls_in(&proxy, "CreateStack", REGION).is_empty());
+    assert!(proxy.calls("RunTask").is_empty(), "a task was launched");
+    assert!(task_statuses(&moto, REGION, &us.cluster).is_empty());
+    for name in [REGION, EU] {
+        assert_eq!(secrets_left(&moto, name), 0, "{name}");
+    }
+}
+
+#[test]
+fn a_region_whose_vcpu_quota_is_too_low_is_named_and_nothing_starts() {
+    let (moto, us, eu) = setup();
+    let proxy = Proxy::with(&moto, |seen| {
+        if seen.region == EU && seen.action() == "GetServiceQuota" {
+            let code = seen.json()["QuotaCode"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            Reply::Answer {
+                status: 200,
+                body: format!(
+                    r#"{{"Quota":{{"ServiceCode":"fargate","QuotaCode":"{code}","Value":0.5,"Unit":"None","Adjustable":true,"GlobalQuota":false}}}}"#
+                ),
+            }
+        } else {
+            Reply::Forward
+        }
+    });
+    let ran = controller(&proxy, "us-east-1=1,eu-west-1=1").run();
+    ran.code(3);
+    let err = &ran.stderr;
+    assert!(
+        err.contains("the run cannot use region(s) eu-west-1;"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the account's Fargate quota in eu-west-1 is 0.5 vCPU"),
+        "{err}"
+    );
+    assert!(err.contains("Service Quotas"), "{err}");
+    assert_eq!(calls_in(&proxy, "GetServiceQuota", EU).len(), 1);
+    assert!(proxy.calls("RunTask").is_empty(), "a task was launched");
+    for (name, cluster) in [(REGION, &us.cluster), (EU, &eu.cluster)] {
+        assert!(task_statuses(&moto, name, cluster).is_empty(), "{name}");
+        assert_eq!(secrets_left(&moto, name), 0, "{name}");
+    }
+}
+
+/// No Fargate capacity in one region shows only at the launch, when the other region's tasks
+/// are already running: they are stopped, and the run fails naming the short region, although
+/// `min_workers` alone would have let one worker of two go on.
+#[test]
+fn a_region_without_capacity_fails_the_run_and_the_tasks_started_elsewhere_are_stopped() {
+    let (moto, us, eu) = setup();
+    let proxy = Proxy::with(&moto, |seen| {
+        if seen.region == EU && seen.action() == "RunTask" {
+            let count = seen.json()["count"].as_u64().unwrap_or(1);
+            let failure = r#"{"arn":"arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-1","reason":"Capacity is unavailable at this time. Please try again later or in a different availability zone"}"#;
+            let failures = vec![failure; count as usize].join(",");
+            Reply::Answer {
+                status: 200,
+                body: format!(r#"{{"tasks":[],"failures":[{failures}]}}"#),
+            }
+        } else {
+            Reply::Forward
+        }
+    });
+    let (f_us, f_eu) = fargates(&moto);
+    let ran = controller(&proxy, "us-east-1=1,eu-west-1=1").run();
+    let codes_us = f_us.finish();
+    let codes_eu = f_eu.finish();
+    ran.code(3);
+    let err = &ran.stderr;
+    assert!(err.contains("only 1 of 2 Fargate tasks started"), "{err}");
+    assert!(err.contains("eu-west-1: 0 of 1 started ("), "{err}");
+    assert!(err.contains("no Fargate capacity"), "{err}");
+    assert!(err.contains("every region needs at least one"), "{err}");
+    // Capacity is retried before the region counts as short.
+    let tries = calls_in(&proxy, "RunTask", EU).len();
+    assert!(tries > 1, "eu-west-1 was asked {tries} time(s)");
+    eprintln!("eu-west-1 without capacity: {tries} RunTask calls");
+    // The task that started in us-east-1 was stopped by the controller, by its ARN.
+    assert_eq!(codes_us.len(), 1, "{codes_us:?}");
+    assert!(codes_eu.is_empty(), "{codes_eu:?}");
+    let stopped = calls_in(&proxy, "StopTask", REGION);
+    assert_eq!(stopped.len(), 1, "StopTask in us-east-1");
+    let id = codes_us.keys().next().expect("the us-east-1 task");
+    assert!(
+        stopped[0].text().contains(id.as_str()),
+        "{}",
+        stopped[0].text()
+    );
+    assert!(calls_in(&proxy, "StopTask", EU).is_empty());
+    let statuses = task_statuses(&moto, REGION, &us.cluster);
+    assert_eq!(statuses, ["STOPPED"]);
+    assert!(task_statuses(&moto, EU, &eu.cluster).is_empty());
+    for name in [REGION, EU] {
+        assert_eq!(secrets_left(&moto, name), 0, "{name}: secrets left in SSM");
+    }
+    assert_eq!(ran.target().total(), 0, "no load without every region");
+}
