@@ -29,7 +29,7 @@ pub(crate) fn routes() -> Vec<Route> {
     ]
 }
 
-fn controller(moto: &Moto, yaml: &str, args: &[&str]) -> Test {
+pub(crate) fn controller(moto: &Moto, yaml: &str, args: &[&str]) -> Test {
     let mut test = Test::new()
         .scenario(yaml)
         .target(routes())

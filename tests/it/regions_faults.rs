@@ -4,12 +4,14 @@
 //! is named, and no task is left running in any region (none launched when the failure comes
 //! before the launch).
 
-use crate::fake_fargate::FAST;
+use loadgate::target::Route;
+
+use crate::fake_fargate::{self, FAST};
 use crate::fargate_regions::{
     fargates, routes, scenario, secrets_left, setup, task_statuses, EU, SECRET,
 };
 use crate::harness::Test;
-use crate::moto::REGION;
+use crate::moto::{Moto, REGION};
 use crate::proxy::{Proxy, Reply, Seen};
 
 fn controller(proxy: &Proxy, regions: &str) -> Test {
@@ -46,6 +48,25 @@ fn calls_in(proxy: &Proxy, action: &str, region: &str) -> Vec<Seen> {
         .into_iter()
         .filter(|s| s.region == region)
         .collect()
+}
+
+/// The keys of a run in one region's bucket.
+fn keys(moto: &Moto, region: &str, bucket: &str, run_id: &str) -> Vec<String> {
+    fake_fargate::runtime().block_on(async {
+        let s3 = fake_fargate::aws_in(&moto.endpoint, None, region)
+            .await
+            .s3();
+        s3.list_objects_v2()
+            .bucket(bucket)
+            .prefix(format!("runs/{run_id}/"))
+            .send()
+            .await
+            .expect("list")
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_string))
+            .collect()
+    })
 }
 
 /// What AWS answers any call into an opt-in region the account has not enabled: the credentials
@@ -109,7 +130,7 @@ const VPC_LIMIT: &str = "The maximum number of VPCs has been reached.";
 /// while the other region's stack is in place.
 #[test]
 fn a_region_whose_stack_fails_to_deploy_is_named_and_nothing_starts() {
-    let moto = crate::moto::Moto::start();
+    let moto = Moto::start();
     moto.keep_tasks_running();
     let us = crate::fake_fargate::deploy(&moto);
     // moto creates the stack at once; eu-west-1's DescribeStacks shows it rolled back instead.
@@ -253,4 +274,100 @@ fn a_region_without_capacity_fails_the_run_and_the_tasks_started_elsewhere_are_s
         assert_eq!(secrets_left(&moto, name), 0, "{name}: secrets left in SSM");
     }
     assert_eq!(ran.target().total(), 0, "no load without every region");
+}
+
+/// A breached `abort` threshold stops the load in every region: abort.json in each region's
+/// bucket, every task stopped, the secrets gone from each region, and what was measured kept.
+#[test]
+fn an_abort_threshold_stops_every_task_in_every_region() {
+    let (moto, us, eu) = setup();
+    let (f_us, f_eu) = fargates(&moto);
+    let mut test = Test::new()
+        .scenario(&scenario(
+            "{ concurrency: 2, hold_for: 60s }",
+            "thresholds:\n  - { expr: \"error_rate < 1%\", abort: true }\n",
+        ))
+        .target(vec![
+            Route::ok("/a").status(500),
+            Route::ok("/b").status(500),
+        ])
+        .env("API_TOKEN", SECRET)
+        .env("LOADGATE_FARGATE_TIMING", FAST)
+        .args(&[
+            "run",
+            "--executor",
+            "fargate",
+            "--image",
+            "x",
+            "--baseline",
+            "none",
+            "--regions",
+            "us-east-1=1,eu-west-1=1",
+        ]);
+    for (k, v) in moto.env() {
+        test = test.env(k, &v);
+    }
+    let ran = test.run();
+    let codes = [f_us.finish(), f_eu.finish()];
+    ran.code(1);
+    let results = ran.results();
+    assert_eq!(results["partial"], true, "{}", results["stopped"]);
+    let run_id = results["run_id"].as_str().expect("run id");
+    for (name, d) in [(REGION, &us), (EU, &eu)] {
+        let keys = keys(&moto, name, &d.bucket, run_id);
+        assert!(
+            keys.iter().any(|k| k.ends_with("/abort.json")),
+            "{name}: no abort.json in {keys:?}"
+        );
+        let statuses = task_statuses(&moto, name, &d.cluster);
+        assert_eq!(statuses, ["STOPPED"], "{name}");
+        assert_eq!(secrets_left(&moto, name), 0, "{name}: secrets left in SSM");
+    }
+    // Each worker stopped on abort.json or StopTask's SIGTERM and flushed its result: the merge
+    // holds what every worker sent, never more than the target served.
+    assert!(codes
+        .iter()
+        .all(|c| c.len() == 1 && c.values().all(|c| c.is_some())));
+    let counted = results["total"]["requests"].as_u64().expect("requests");
+    assert!(counted > 0 && counted <= ran.target().total(), "{counted}");
+    assert_eq!(results["distributed"]["contributed"], 2, "{}", ran.stderr);
+}
+
+/// A worker lost in one region is named with its region, and fails the run when `min_workers`
+/// does not allow the loss; what it had sent is not in the merge, what the others sent is.
+#[test]
+fn a_worker_lost_in_one_region_is_named_with_its_region() {
+    let (moto, us, _eu) = setup();
+    let (f_us, f_eu) = fargates(&moto);
+    let mut lost = String::new();
+    let ran = crate::fargate_regions::controller(
+        &moto,
+        &scenario("{ concurrency: 3, hold_for: 8s }", ""),
+        &["--regions", "us-east-1=2,eu-west-1=1"],
+    )
+    .run_with(|_child| {
+        fake_fargate::wait_for_load(&moto, REGION, &us.bucket, 2);
+        lost = f_us.kill_one(&moto);
+    });
+    f_us.finish();
+    f_eu.finish();
+    ran.code(3);
+    // The summary on stdout names it, with its region and ECS's reason.
+    assert!(
+        ran.stdout
+            .contains(&format!("{lost} (us-east-1: task stopped without a result")),
+        "{lost} not named: {}",
+        ran.stdout
+    );
+    let results = ran.results();
+    let warnings = results["warnings"].to_string();
+    assert!(
+        warnings.contains("region us-east-1 lost 1 of 2 workers") && warnings.contains(&lost),
+        "{warnings}"
+    );
+    assert_eq!(results["distributed"]["contributed"], 2);
+    let us_row = &results["distributed"]["regions"][0];
+    assert_eq!(us_row["region"], REGION);
+    assert_eq!(us_row["contributed"], 1);
+    assert!(results["total"]["requests"].as_u64() < Some(ran.target().total()));
 }
