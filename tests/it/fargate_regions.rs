@@ -11,17 +11,17 @@ use crate::fake_fargate::{self, FakeFargate, Options, FAST};
 use crate::harness::Test;
 use crate::moto::{Moto, REGION};
 
-const EU: &str = "eu-west-1";
-const SECRET: &str = "tok-77c1e0aa";
+pub(crate) const EU: &str = "eu-west-1";
+pub(crate) const SECRET: &str = "tok-77c1e0aa";
 
-fn scenario(load: &str, extra: &str) -> String {
+pub(crate) fn scenario(load: &str, extra: &str) -> String {
     format!(
         "name: regions\ntarget: \"{{target}}\"\ndefaults: {{ headers: {{ Authorization: \"Bearer ${{API_TOKEN}}\" }} }}\n\
          load: {load}\nrequests:\n  - {{ name: a, path: /a }}\n  - {{ name: b, path: /b }}\n{extra}"
     )
 }
 
-fn routes() -> Vec<Route> {
+pub(crate) fn routes() -> Vec<Route> {
     let auth = format!("Bearer {SECRET}");
     vec![
         Route::ok("/a").require_header("authorization", &auth),
@@ -182,7 +182,7 @@ fn secrets_left(moto: &Moto, region: &str) -> usize {
     })
 }
 
-fn region<'a>(results: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn region<'a>(results: &'a Value, name: &str) -> &'a Value {
     results["distributed"]["regions"]
         .as_array()
         .expect("distributed.regions")
