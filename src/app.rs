@@ -99,7 +99,13 @@ fn validate(
     for w in &loaded.warnings {
         let _ = writeln!(std::io::stderr(), "warning: {w}");
     }
-    let plan = &loaded.plan;
+    let mut plan = loaded.plan;
+    let regions = regions.map_or_else(|| plan.fargate.regions.clone(), |r| r.0);
+    if !regions.is_empty() {
+        // As `run` does: the regions' workers replace the scenario's `workers`.
+        plan.workers = regions.iter().map(|(_, n)| n).sum();
+    }
+    let plan = &plan;
     let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
     let _ = write!(out, "{}", scenario::describe(plan, parts));
     let region = region
@@ -107,7 +113,6 @@ fn validate(
         .unwrap_or_default();
     // The worker image's architecture is chosen at run time; x86_64 is the default.
     let arch = cost::CpuArch::X86_64;
-    let regions = regions.map_or_else(|| plan.fargate.regions.clone(), |r| r.0);
     let estimate = if !regions.is_empty() {
         let regions = crate::regions::home_first(regions, &region);
         let (total, each) = cost::estimate_regions(plan, &regions, arch);

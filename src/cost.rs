@@ -254,11 +254,14 @@ pub fn sum_costs(each: &[CostEstimate], regions: &[(String, u32)]) -> CostEstima
     total.tasks = each.iter().map(|c| c.tasks).sum();
     total.billed_seconds = each.iter().map(|c| c.billed_seconds).sum();
     if each.len() > 1 {
-        total.rates.region = each
-            .iter()
-            .map(|c| c.rates.region.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let mut names: Vec<&str> = Vec::new();
+        for c in each {
+            // Regions the table does not know share the fallback's rates: named once.
+            if !names.contains(&c.rates.region.as_str()) {
+                names.push(&c.rates.region);
+            }
+        }
+        total.rates.region = names.join(", ");
     }
     let parts: Vec<String> = regions
         .iter()

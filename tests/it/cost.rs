@@ -136,6 +136,25 @@ fn validate_prices_each_region_at_its_own_rates_and_the_sum() {
         "{out}"
     );
     assert!(out.contains("within fargate.max_cost_usd $5.00"), "{out}");
+    // The regions' workers replace the scenario's, as in `run`.
+    assert!(out.contains("\nworkers     10\n"), "{out}");
+    // A region the rates table does not know is priced at the fallback's rates, and says so.
+    let ran = validate_regions("5", "", &[], &["--regions", "us-east-1=6,me-central-1=4"]);
+    ran.code(0);
+    assert!(
+        ran.stdout.contains(
+            "  me-central-1  4 workers: 4 x 2 users; about $0.0743 at us-east-1 rates (the table \
+             has none for me-central-1)"
+        ),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout
+            .contains("on-demand x86_64 at us-east-1 rates of"),
+        "{}",
+        ran.stdout
+    );
 
     // The home region (--region) comes first and takes the first shares, as in a run.
     let ran = validate_regions(
