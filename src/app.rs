@@ -55,33 +55,11 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
 fn dispatch(command: Command) -> Result<i32> {
     match command {
         Command::Run(args) => run_command(args),
-        Command::Validate { scenario, region } => {
-            let loaded = scenario::load(&scenario, &scenario::ProcessEnv)?;
-            let mut out = std::io::stdout().lock();
-            for w in &loaded.warnings {
-                let _ = writeln!(std::io::stderr(), "warning: {w}");
-            }
-            let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let _ = write!(out, "{}", scenario::describe(&loaded.plan, parts));
-            if scenario::wants_cost(&loaded.plan) {
-                let plan = &loaded.plan;
-                let region = region
-                    .or_else(|| history::first_set(&scenario::ProcessEnv, &AWS_REGION_VARS))
-                    .unwrap_or_default();
-                // The worker image's architecture is chosen at run time; x86_64 is the default.
-                let estimate = cost::estimate(
-                    plan,
-                    plan.workers,
-                    &region,
-                    cost::CpuArch::X86_64,
-                    plan.fargate.spot,
-                );
-                let _ = write!(out, "{}", scenario::cost_words(plan, &estimate));
-                // What `run --executor fargate` would refuse is invalid here too.
-                cost::check_budget(plan, &estimate)?;
-            }
-            Ok(EXIT_PASSED)
-        }
+        Command::Validate {
+            scenario,
+            region,
+            regions,
+        } => validate(&scenario, region, regions),
         Command::Schema => {
             let _ = std::io::stdout().write_all(scenario::json_schema().as_bytes());
             Ok(EXIT_PASSED)
@@ -105,6 +83,55 @@ fn dispatch(command: Command) -> Result<i32> {
         Command::Worker => worker::main(),
         Command::Image(args) => image_command(args),
     }
+}
+
+/// `loadgate validate`: the plan in words and, for a Fargate scenario, what a run would cost,
+/// refused (exit 2) above `fargate.max_cost_usd` as `run` would refuse it. Several regions
+/// (`--regions` > `LOADGATE_REGIONS` > `fargate.regions`, as in `run`) are priced each at its own
+/// rates, and the budget is checked against their sum.
+fn validate(
+    scenario: &std::path::Path,
+    region: Option<String>,
+    regions: Option<crate::regions::RegionsArg>,
+) -> Result<i32> {
+    let loaded = scenario::load(scenario, &scenario::ProcessEnv)?;
+    let mut out = std::io::stdout().lock();
+    for w in &loaded.warnings {
+        let _ = writeln!(std::io::stderr(), "warning: {w}");
+    }
+    let mut plan = loaded.plan;
+    let regions = regions.map_or_else(|| plan.fargate.regions.clone(), |r| r.0);
+    if !regions.is_empty() {
+        // As `run` does: the regions' workers replace the scenario's `workers`.
+        plan.workers = regions.iter().map(|(_, n)| n).sum();
+    }
+    let plan = &plan;
+    let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let _ = write!(out, "{}", scenario::describe(plan, parts));
+    let region = region
+        .or_else(|| history::first_set(&scenario::ProcessEnv, &AWS_REGION_VARS))
+        .unwrap_or_default();
+    // The worker image's architecture is chosen at run time; x86_64 is the default.
+    let arch = cost::CpuArch::X86_64;
+    let estimate = if !regions.is_empty() {
+        let regions = crate::regions::home_first(regions, &region);
+        let (total, each) = cost::estimate_regions(plan, &regions, arch);
+        let _ = write!(
+            out,
+            "{}",
+            scenario::regions_words(plan, &regions, &each, &total)
+        );
+        total
+    } else if scenario::wants_cost(plan) {
+        let estimate = cost::estimate(plan, plan.workers, &region, arch, plan.fargate.spot);
+        let _ = write!(out, "{}", scenario::cost_words(plan, &estimate));
+        estimate
+    } else {
+        return Ok(EXIT_PASSED);
+    };
+    // What `run --executor fargate` would refuse is invalid here too.
+    cost::check_budget(plan, &estimate)?;
+    Ok(EXIT_PASSED)
 }
 
 fn image_command(args: ImageArgs) -> Result<i32> {

@@ -18,6 +18,7 @@ use crate::env::Env;
 use crate::history::{self, Entry, HistoryStore, RunInfo};
 use crate::results::{BaselineRef, Results};
 use crate::stats::Aggregate;
+use crate::threshold::RegionBaselines;
 use crate::{report, threshold, Error, Result};
 
 /// The branch compared against when neither CI nor `--baseline-branch` names one.
@@ -143,6 +144,8 @@ pub struct Tracking {
     pub warnings: Vec<String>,
     /// The baseline's histograms, rebuilt for relative thresholds.
     aggregate: Option<Aggregate>,
+    /// The baseline's regions' histograms, for relative thresholds with `{region:...}`.
+    regions: RegionBaselines,
 }
 
 impl Tracking {
@@ -173,7 +176,9 @@ impl Tracking {
             &mut warnings,
         )?;
         let mut aggregate = None;
+        let mut regions = RegionBaselines::OneRegion;
         if let Selection::Found(baseline) = &selection {
+            regions = region_baselines(&baseline.results);
             match baseline.results.to_aggregate() {
                 Ok(agg) => aggregate = Some(agg),
                 Err(e) if matches!(args.baseline, BaselineArg::Path(_)) => {
@@ -199,13 +204,14 @@ impl Tracking {
             noise: noise(&args.noise),
             warnings,
             aggregate,
+            regions,
         })
     }
 
     /// What relative thresholds are measured against.
     pub fn thresholds(&self) -> threshold::Baseline<'_> {
         match (&self.aggregate, &self.selection) {
-            (Some(agg), _) => threshold::Baseline::Run(agg),
+            (Some(agg), _) => threshold::Baseline::Regional(agg, &self.regions),
             (None, Selection::Missing(why)) => threshold::Baseline::Missing(why),
             (None, Selection::Found(_)) => {
                 threshold::Baseline::Missing("the baseline is unreadable")
@@ -237,6 +243,35 @@ pub fn noise(args: &NoiseArgs) -> Noise {
         latency_ms: args.noise_ms,
         ..Noise::default()
     }
+}
+
+/// What a baseline offers relative thresholds with `{region:...}`: each of its regions' exact
+/// merge, rebuilt from `distributed.regions[].histograms`, or why a region cannot be used.
+pub fn region_baselines(results: &Results) -> RegionBaselines {
+    let list = results
+        .distributed
+        .as_ref()
+        .map_or(&[][..], |d| d.regions.as_slice());
+    if list.is_empty() {
+        return RegionBaselines::OneRegion;
+    }
+    RegionBaselines::Regions(
+        list.iter()
+            .map(|r| {
+                let agg = match &r.histograms {
+                    None => Err(
+                        "it has no histograms per region (the baseline was recorded \
+                                 by a loadgate that did not keep them)"
+                            .to_string(),
+                    ),
+                    Some(_) => r
+                        .to_aggregate()
+                        .map_err(|e| format!("its histograms cannot be read: {e}")),
+                };
+                (r.region.clone(), agg)
+            })
+            .collect(),
+    )
 }
 
 fn reference(results: &Results, source: String) -> BaselineRef {

@@ -25,9 +25,14 @@ pub enum Command {
         /// The scenario file
         #[arg(default_value = "loadgate.yaml", env = "LOADGATE_SCENARIO")]
         scenario: PathBuf,
-        /// AWS region whose Fargate rates price the estimate [default: AWS_REGION, else us-east-1]
+        /// AWS region whose Fargate rates price the estimate; with several regions, the home
+        /// region (its workers take the first shares) [default: AWS_REGION, else us-east-1]
         #[arg(long, value_name = "REGION")]
         region: Option<String>,
+        /// Estimate a run from several regions, e.g. `us-east-1=6,eu-west-1=4` (workers per
+        /// region), each at its own rates; beats the scenario's `fargate.regions`, as in `run`
+        #[arg(long, env = "LOADGATE_REGIONS", value_name = "REGION=N,...")]
+        regions: Option<crate::regions::RegionsArg>,
     },
     /// Print the JSON Schema of the scenario file
     Schema,

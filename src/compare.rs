@@ -10,7 +10,7 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::results::{Percentiles, Results, Summary, TimelinePoint};
+use crate::results::{Percentiles, RegionFigures, Results, Summary, TimelinePoint};
 use crate::threshold::Unit;
 
 /// The floors a change must exceed to count. Configurable with `--noise-pct` and `--noise-ms`.
@@ -85,6 +85,41 @@ pub struct Comparison {
     /// The baseline's timeline, for the HTML report's overlay.
     #[serde(default)]
     pub timeline: Vec<TimelinePoint>,
+    /// A run from several regions: each of its regions, in its order, against the same region of
+    /// the baseline (empty for a run from one region). Additive.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<RegionChanges>,
+}
+
+/// One region of the new run against the same region of the baseline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegionChanges {
+    pub region: String,
+    /// The region's totals, figure by figure (empty when the region was not compared).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub total: Vec<Change>,
+    /// Why the region was not compared: the baseline did not load from it, or ran from one region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+/// Where a change was measured: the run's total, a label, or a region's total.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope<'a> {
+    Total,
+    Label(&'a str),
+    Region(&'a str),
+}
+
+impl Scope<'_> {
+    /// The figure's name as a threshold writes it: `p95`, `checkout: p95`, `p95{region:eu-west-1}`.
+    pub fn name(&self, metric: &str) -> String {
+        match self {
+            Scope::Total => metric.to_string(),
+            Scope::Label(l) => format!("{l}: {metric}"),
+            Scope::Region(r) => format!("{metric}{{region:{r}}}"),
+        }
+    }
 }
 
 impl Comparison {
@@ -97,13 +132,36 @@ impl Comparison {
         changes.iter().find(|c| c.metric == metric)
     }
 
-    /// Every change beyond noise, worse first, totals before labels.
-    pub fn significant(&self) -> Vec<(Option<&str>, &Change)> {
-        let all = self.total.iter().map(|c| (None, c)).chain(
-            self.labels
-                .iter()
-                .flat_map(|(l, cs)| cs.iter().map(move |c| (Some(l.as_str()), c))),
-        );
+    /// The change of `metric` in region `region`'s total.
+    pub fn region(&self, region: &str, metric: &str) -> Option<&Change> {
+        self.regions
+            .iter()
+            .find(|r| r.region == region)?
+            .total
+            .iter()
+            .find(|c| c.metric == metric)
+    }
+
+    /// Every compared figure, totals, then labels, then regions.
+    pub fn all(&self) -> impl Iterator<Item = (Scope<'_>, &Change)> {
+        self.total
+            .iter()
+            .map(|c| (Scope::Total, c))
+            .chain(
+                self.labels
+                    .iter()
+                    .flat_map(|(l, cs)| cs.iter().map(move |c| (Scope::Label(l), c))),
+            )
+            .chain(
+                self.regions
+                    .iter()
+                    .flat_map(|r| r.total.iter().map(move |c| (Scope::Region(&r.region), c))),
+            )
+    }
+
+    /// Every change beyond noise, worse first, then totals, labels, regions.
+    pub fn significant(&self) -> Vec<(Scope<'_>, &Change)> {
+        let all = self.all();
         let mut found: Vec<_> = all
             .filter(|(_, c)| matches!(c.verdict, Verdict::Worse | Verdict::Better))
             .collect();
@@ -130,7 +188,34 @@ pub fn compare(base: &Results, new: &Results, noise: &Noise) -> Comparison {
             .map(|(name, s)| (name.clone(), changes(base.labels.get(name), s, noise)))
             .collect(),
         timeline: base.timeline.clone(),
+        regions: regions(base, new, noise),
     }
+}
+
+/// Each region of `new` against the same region of `base`. The regions' summaries are their
+/// exact merges, so comparing them needs no histogram (a relative threshold does).
+fn regions(base: &Results, new: &Results, noise: &Noise) -> Vec<RegionChanges> {
+    let base_regions = region_list(base);
+    region_list(new)
+        .iter()
+        .map(|region| {
+            let name = &region.region;
+            let found = base_regions.iter().find(|b| &b.region == name);
+            let skipped = match found {
+                Some(_) => None,
+                None if base_regions.is_empty() => Some(format!(
+                    "the baseline ran from one region: it has no figures of region {name}"
+                )),
+                None => Some(format!("the baseline did not load from region {name}")),
+            };
+            RegionChanges {
+                region: name.clone(),
+                total: found
+                    .map_or_else(Vec::new, |b| changes(Some(&b.total), &region.total, noise)),
+                skipped,
+            }
+        })
+        .collect()
 }
 
 fn changes(base: Option<&Summary>, new: &Summary, noise: &Noise) -> Vec<Change> {
@@ -162,6 +247,12 @@ fn changes(base: Option<&Summary>, new: &Summary, noise: &Noise) -> Vec<Change> 
             change(metric, unit, better, base_value, new_value, noise)
         })
         .collect()
+}
+
+fn region_list(r: &Results) -> &[RegionFigures] {
+    r.distributed
+        .as_ref()
+        .map_or(&[][..], |d| d.regions.as_slice())
 }
 
 /// The histograms record at least 1 µs, so only an empty one has a zero max.

@@ -88,7 +88,9 @@ impl CpuArch {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Rates {
     /// The region whose rates these are: the run's, or [`FALLBACK_REGION`] when the table does
-    /// not know the run's region.
+    /// not know the run's region. For the sum over several regions, every region's rates'
+    /// name, joined by `, ` (the figures below are then the first one's; each region's share is
+    /// in `assumptions`).
     pub region: String,
     pub arch: CpuArch,
     pub spot: bool,
@@ -225,6 +227,56 @@ pub fn actual(
         rates,
         assumptions,
     }
+}
+
+/// The estimate of every region of a run from several regions at its own rates, in the order
+/// given, and their sum (what `max_cost_usd` checks). `loadgate validate` and the Fargate
+/// controller share it, so what validate shows is what a run refuses.
+pub fn estimate_regions(
+    plan: &Plan,
+    regions: &[(String, u32)],
+    arch: CpuArch,
+) -> (CostEstimate, Vec<CostEstimate>) {
+    let each: Vec<CostEstimate> = regions
+        .iter()
+        .map(|(r, n)| estimate(plan, *n, r, arch, plan.fargate.spot))
+        .collect();
+    (sum_costs(&each, regions), each)
+}
+
+/// One figure for several regions: sums, the first region's rates as the shown rates (named
+/// after every region, so a breakdown does not claim one region's rates for all), and an
+/// assumption that lists each region's share. `each` and `regions` are in the same order and
+/// not empty.
+pub fn sum_costs(each: &[CostEstimate], regions: &[(String, u32)]) -> CostEstimate {
+    let mut total = each[0].clone();
+    total.usd = each.iter().map(|c| c.usd).sum();
+    total.tasks = each.iter().map(|c| c.tasks).sum();
+    total.billed_seconds = each.iter().map(|c| c.billed_seconds).sum();
+    if each.len() > 1 {
+        let mut names: Vec<&str> = Vec::new();
+        for c in each {
+            // Regions the table does not know share the fallback's rates: named once.
+            if !names.contains(&c.rates.region.as_str()) {
+                names.push(&c.rates.region);
+            }
+        }
+        total.rates.region = names.join(", ");
+    }
+    let parts: Vec<String> = regions
+        .iter()
+        .zip(each)
+        .map(|((r, n), c)| format!("{r} {} ({n} tasks)", usd(c.usd)))
+        .collect();
+    total.assumptions.insert(
+        0,
+        format!(
+            "{} regions, each at its own rates: {}",
+            regions.len(),
+            parts.join(", ")
+        ),
+    );
+    total
 }
 
 /// Refuses a run whose estimate exceeds the scenario's `fargate.max_cost_usd` (exit 2). The

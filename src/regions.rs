@@ -59,6 +59,17 @@ pub fn parse_spec(spec: &str) -> Result<RegionWorkers, String> {
     Ok(out)
 }
 
+/// The regions with the home region first, the others in their order: a run divides the load
+/// over its workers in this order (so an uneven share lands as it does in a run). A home
+/// region without workers is not added.
+pub fn home_first(mut regions: RegionWorkers, home: &str) -> RegionWorkers {
+    if let Some(i) = regions.iter().position(|(r, _)| r == home) {
+        let h = regions.remove(i);
+        regions.insert(0, h);
+    }
+    regions
+}
+
 /// clap's value of `--regions` / `LOADGATE_REGIONS`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RegionsArg(pub RegionWorkers);

@@ -110,6 +110,72 @@ pub struct RegionFigures {
     pub total: Summary,
     #[serde(default)]
     pub labels: IndexMap<String, Summary>,
+    /// The region's measured duration (its workers merged), which its `rps` is taken over.
+    /// Absent in results written before baselines were compared per region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    /// The region's histograms, encoded as the run's own: what a later run's relative threshold
+    /// with `{region:...}` is measured against, exactly. Absent in older results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histograms: Option<RegionHistograms>,
+}
+
+/// `distributed.regions[].histograms`: the total and labels of one region (no timeline: the
+/// run's timeline is the one report.html draws).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegionHistograms {
+    pub total: HistogramSet,
+    pub labels: IndexMap<String, HistogramSet>,
+}
+
+impl RegionFigures {
+    /// A region's figures from its workers' exact merge; workers, skew, cost and phases are the
+    /// caller's to fill in.
+    pub fn of(region: &str, agg: &Aggregate) -> RegionFigures {
+        let d = agg.duration;
+        RegionFigures {
+            region: region.to_string(),
+            workers: 0,
+            contributed: 0,
+            start_skew_ms: None,
+            cost_usd: None,
+            phases: RegionPhases::default(),
+            total: Summary::of(&agg.total, d),
+            labels: agg
+                .labels
+                .iter()
+                .map(|(l, m)| (l.clone(), Summary::of(m, d)))
+                .collect(),
+            duration_s: Some(round3(d.as_secs_f64())),
+            histograms: Some(RegionHistograms {
+                total: HistogramSet::of(&agg.total),
+                labels: agg
+                    .labels
+                    .iter()
+                    .map(|(l, m)| (l.clone(), HistogramSet::of(m)))
+                    .collect(),
+            }),
+        }
+    }
+
+    /// Rebuilds the region's aggregate (total and labels; no timeline), or says why it cannot:
+    /// results written before regions kept their histograms have none.
+    pub fn to_aggregate(&self) -> Result<Aggregate, CodecError> {
+        let (Some(hist), Some(duration_s)) = (&self.histograms, self.duration_s) else {
+            return Err(missing("the region"));
+        };
+        let mut agg = Aggregate::new(&[]);
+        agg.duration = Duration::try_from_secs_f64(duration_s.max(0.0)).unwrap_or_default();
+        agg.total = metric_set(&self.total, &hist.total)?;
+        for (name, summary) in &self.labels {
+            let h = hist
+                .labels
+                .get(name)
+                .ok_or_else(|| missing(&format!("label {name}")))?;
+            agg.labels.push((name.clone(), metric_set(summary, h)?));
+        }
+        Ok(agg)
+    }
 }
 
 /// The phases that run per region (the barrier's end, the load and the merge are the run's).
@@ -269,7 +335,7 @@ pub struct Histograms {
     pub sched_lag: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct HistogramSet {
     pub response_time: String,
     pub ttfb: String,

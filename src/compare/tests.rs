@@ -140,9 +140,117 @@ fn a_label_only_in_the_new_run_has_unknown_changes() {
     assert!(c.labels["search"]
         .iter()
         .all(|ch| ch.verdict == Verdict::Unknown));
-    assert!(c.significant().iter().all(|(l, _)| *l != Some("search")));
+    assert!(c
+        .significant()
+        .iter()
+        .all(|(l, _)| *l != Scope::Label("search")));
     assert_eq!(
         c.significant().first().map(|(_, ch)| ch.verdict),
         Some(Verdict::Worse)
     );
+}
+
+/// `results` from the regions given, each region's totals those of the run with its p95
+/// multiplied by the factor given.
+fn with_regions(mut results: Results, regions: &[(&str, f64)]) -> Results {
+    let list = regions
+        .iter()
+        .map(|(name, p95)| {
+            let mut total = results.total.clone();
+            total.response_time_ms.p95 *= p95;
+            crate::results::RegionFigures {
+                region: name.to_string(),
+                workers: 1,
+                contributed: 1,
+                start_skew_ms: None,
+                cost_usd: None,
+                phases: Default::default(),
+                total,
+                labels: Default::default(),
+                duration_s: None,
+                histograms: None,
+            }
+        })
+        .collect();
+    results.distributed = Some(crate::results::Distributed {
+        regions: list,
+        ..Default::default()
+    });
+    results
+}
+
+#[test]
+fn each_region_is_compared_with_the_same_region_of_the_baseline() {
+    let base = with_regions(
+        fixtures::passing(),
+        &[("us-east-1", 1.0), ("eu-west-1", 1.0)],
+    );
+    // The new run lists its regions in another order, and adds one the baseline lacks.
+    let new = with_regions(
+        fixtures::passing(),
+        &[("eu-west-1", 1.5), ("us-east-1", 1.0), ("ap-south-1", 1.0)],
+    );
+    let c = compare(&base, &new, &Noise::default());
+    let names: Vec<&str> = c.regions.iter().map(|r| r.region.as_str()).collect();
+    assert_eq!(names, ["eu-west-1", "us-east-1", "ap-south-1"]);
+    assert_eq!(
+        c.region("eu-west-1", "p95").map(|ch| ch.verdict),
+        Some(Verdict::Worse)
+    );
+    let base_p95 = base.distributed.as_ref().unwrap().regions[1]
+        .total
+        .response_time_ms
+        .p95;
+    assert_eq!(
+        c.region("eu-west-1", "p95").and_then(|ch| ch.base),
+        Some(base_p95)
+    );
+    assert_eq!(
+        c.region("us-east-1", "p95").map(|ch| ch.verdict),
+        Some(Verdict::Same)
+    );
+    let south = &c.regions[2];
+    assert!(south.total.is_empty());
+    assert_eq!(
+        south.skipped.as_deref(),
+        Some("the baseline did not load from region ap-south-1")
+    );
+    assert!(c.region("ap-south-1", "p95").is_none());
+    // A region's change is named as a threshold on it would be.
+    let worse: Vec<String> = c
+        .significant()
+        .iter()
+        .filter(|(s, _)| matches!(s, Scope::Region(_)))
+        .map(|(s, ch)| s.name(&ch.metric))
+        .collect();
+    assert_eq!(worse, ["p95{region:eu-west-1}"]);
+    // results.json keeps it, and reads it back.
+    let json = serde_json::to_value(&c).expect("serialises");
+    assert_eq!(json["regions"][2]["region"], "ap-south-1");
+    assert!(json["regions"][2].get("total").is_none());
+    let back: Comparison = serde_json::from_value(json).expect("reads back");
+    assert_eq!(back, c);
+}
+
+#[test]
+fn a_baseline_from_one_region_compares_no_region_and_one_region_runs_have_no_part() {
+    let base = fixtures::passing();
+    let new = with_regions(fixtures::passing(), &[("eu-west-1", 1.0)]);
+    let c = compare(&base, &new, &Noise::default());
+    assert_eq!(c.regions.len(), 1);
+    assert!(c.regions[0].total.is_empty());
+    assert!(c.regions[0]
+        .skipped
+        .as_deref()
+        .is_some_and(|w| w.contains("one region") && w.contains("eu-west-1")));
+    // Neither run from several regions: no regions part, and none in results.json.
+    let c = compare(&base, &fixtures::passing(), &Noise::default());
+    assert!(c.regions.is_empty());
+    let json = serde_json::to_value(&c).expect("serialises");
+    assert!(json.get("regions").is_none(), "{json}");
+    // A comparison written before regions were compared reads as having none.
+    let mut old = json;
+    old.as_object_mut().expect("object").remove("regions");
+    let back: Comparison = serde_json::from_value(old).expect("reads");
+    assert!(back.regions.is_empty());
 }

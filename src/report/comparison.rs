@@ -4,7 +4,7 @@
 
 use super::escape::{md_code, md_text};
 use super::format;
-use crate::compare::{Change, Comparison, Verdict};
+use crate::compare::{Change, Comparison, Scope, Verdict};
 use crate::results::Results;
 use crate::threshold::Unit;
 
@@ -61,16 +61,13 @@ pub fn highlights(r: &Results) -> Option<String> {
     let mut shown: Vec<String> = significant
         .into_iter()
         .take(MAX_HIGHLIGHTS)
-        .map(|(label, ch)| {
+        .map(|(scope, ch)| {
             let marker = if ch.verdict == Verdict::Worse {
                 WORSE
             } else {
                 BETTER
             };
-            let name = match label {
-                Some(l) => format!("{}: {}", md_text(l), ch.metric),
-                None => ch.metric.clone(),
-            };
+            let name = md_name(scope, &ch.metric);
             let new = ch
                 .new
                 .map_or_else(String::new, |v| format::in_unit(v, ch.unit));
@@ -88,9 +85,28 @@ pub fn highlights(r: &Results) -> Option<String> {
     Some(format!("**vs {against}:** {}", shown.join(" · ")))
 }
 
+/// A figure's name as [`Scope::name`] writes it, the label or region made safe for Markdown
+/// (the metric is one of ours: `error_rate` stays as a threshold writes it).
+fn md_name(scope: Scope<'_>, metric: &str) -> String {
+    match scope {
+        Scope::Total => metric.to_string(),
+        Scope::Label(l) => format!("{}: {metric}", md_text(l)),
+        Scope::Region(r) => Scope::Region(&md_text(r)).name(metric),
+    }
+}
+
 /// " (+18% 🔴)" after a figure; empty without a comparison of it.
 pub fn suffix(c: Option<&Comparison>, label: Option<&str>, metric: &str) -> String {
-    let Some(ch) = c.and_then(|c| c.get(label, metric)) else {
+    change_suffix(c.and_then(|c| c.get(label, metric)))
+}
+
+/// [`suffix`] of a figure of region `region` (the By region table).
+pub fn region_suffix(c: Option<&Comparison>, region: &str, metric: &str) -> String {
+    change_suffix(c.and_then(|c| c.region(region, metric)))
+}
+
+fn change_suffix(ch: Option<&Change>) -> String {
+    let Some(ch) = ch else {
         return String::new();
     };
     // No figure to add for an unknown or an exactly equal one: "(±0%)" on every cell is clutter.
@@ -156,34 +172,49 @@ fn signed(text: String, value: f64) -> String {
     }
 }
 
-/// Every compared figure, totals then labels: `loadgate compare` prints this, and the summary
-/// folds it under the tables.
+/// Every compared figure, totals, then labels, then regions (`p95{region:eu-west-1}`, the name
+/// a threshold on it would use): `loadgate compare` prints this, and the summary folds it under
+/// the tables. A region not compared is named below the table, with why.
 pub fn table(r: &Results) -> Option<String> {
     let c = r.comparison.as_ref()?;
     let against = against(r);
     let mut out = format!("| Figure | {against} | This run | Change |\n|:--|--:|--:|--:|\n");
-    let groups = std::iter::once((None, &c.total))
-        .chain(c.labels.iter().map(|(l, cs)| (Some(l.as_str()), cs)));
-    for (label, changes) in groups {
-        for ch in changes {
-            let name = match label {
-                Some(l) => format!("{}: {}", md_text(l), ch.metric),
-                None => format!("**{}**", ch.metric),
-            };
-            let value =
-                |v: Option<f64>| v.map_or_else(|| "–".to_string(), |v| format::in_unit(v, ch.unit));
-            let mut change = delta(ch);
-            if let Some(m) = marker(ch) {
-                change = format!("{m} {change}");
-            }
-            out.push_str(&format!(
-                "| {name} | {} | {} | {change} |\n",
-                value(ch.base),
-                value(ch.new)
-            ));
+    for (scope, ch) in c.all() {
+        let name = match scope {
+            Scope::Total => format!("**{}**", ch.metric),
+            scope => md_name(scope, &ch.metric),
+        };
+        let value =
+            |v: Option<f64>| v.map_or_else(|| "–".to_string(), |v| format::in_unit(v, ch.unit));
+        let mut change = delta(ch);
+        if let Some(m) = marker(ch) {
+            change = format!("{m} {change}");
         }
+        out.push_str(&format!(
+            "| {name} | {} | {} | {change} |\n",
+            value(ch.base),
+            value(ch.new)
+        ));
+    }
+    if let Some(line) = regions_skipped(c) {
+        out.push('\n');
+        out.push_str(&line);
+        out.push('\n');
     }
     Some(out)
+}
+
+/// "Not compared per region: ap-south-1 (the baseline did not load from region ap-south-1)."
+pub fn regions_skipped(c: &Comparison) -> Option<String> {
+    let skipped: Vec<String> = c
+        .regions
+        .iter()
+        .filter_map(|r| {
+            let why = r.skipped.as_deref()?;
+            Some(format!("{} ({})", md_text(&r.region), md_text(why)))
+        })
+        .collect();
+    (!skipped.is_empty()).then(|| format!("Not compared per region: {}.", skipped.join("; ")))
 }
 
 /// The comparison on its own, for `loadgate compare`.

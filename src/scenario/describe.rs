@@ -73,19 +73,11 @@ pub fn wants_cost(plan: &Plan) -> bool {
 /// with the estimate's fallback-region note on a line of its own.
 pub fn cost_words(plan: &Plan, estimate: &CostEstimate) -> String {
     let mut out = format!(
-        "cost        about {} on Fargate: {}",
+        "cost        about {} on Fargate: {}{}",
         cost::usd(estimate.usd),
-        cost::breakdown(estimate)
+        cost::breakdown(estimate),
+        budget_words(plan, estimate.usd)
     );
-    match plan.fargate.max_cost_usd {
-        Some(max) if estimate.usd > max => {
-            let _ = write!(out, "; ABOVE fargate.max_cost_usd {}", cost::usd(max));
-        }
-        Some(max) => {
-            let _ = write!(out, "; within fargate.max_cost_usd {}", cost::usd(max));
-        }
-        None => {}
-    }
     out.push('\n');
     for note in estimate
         .assumptions
@@ -95,6 +87,15 @@ pub fn cost_words(plan: &Plan, estimate: &CostEstimate) -> String {
         let _ = writeln!(out, "            {note}");
     }
     out
+}
+
+/// `; within fargate.max_cost_usd $5.00`, `; ABOVE ...`, or nothing without a budget.
+pub(super) fn budget_words(plan: &Plan, usd: f64) -> String {
+    match plan.fargate.max_cost_usd {
+        Some(max) if usd > max => format!("; ABOVE fargate.max_cost_usd {}", cost::usd(max)),
+        Some(max) => format!("; within fargate.max_cost_usd {}", cost::usd(max)),
+        None => String::new(),
+    }
 }
 
 fn load_words(load: &LoadPlan) -> String {
@@ -124,9 +125,16 @@ fn load_words(load: &LoadPlan) -> String {
     }
 }
 
-/// Each part's share, with equal shares grouped: `3 x 67 users, 1 x 66 users`.
+/// Each part's share, with equal shares grouped: `4 parts: 3 x 67 users, 1 x 66 users`.
 fn share_words(load: &LoadPlan, parts: usize) -> String {
-    let shares: Vec<String> = (0..parts)
+    let noun = if parts == 1 { "part" } else { "parts" };
+    format!("{parts} {noun}: {}", share_groups(load, 0..parts, parts))
+}
+
+/// The shares of parts `range` of `parts` (a region's workers are a range of all of the run's),
+/// equal ones grouped: `3 x 67 users, 1 x 66 users`.
+pub(super) fn share_groups(load: &LoadPlan, range: std::ops::Range<usize>, parts: usize) -> String {
+    let shares: Vec<String> = range
         .map(|i| match load.share(i, parts) {
             LoadPlan::Closed { concurrency, .. } => format!("{concurrency} users"),
             LoadPlan::Open {
@@ -147,8 +155,7 @@ fn share_words(load: &LoadPlan, parts: usize) -> String {
         .iter()
         .map(|(count, share)| format!("{count} x {share}"))
         .collect();
-    let noun = if parts == 1 { "part" } else { "parts" };
-    format!("{parts} {noun}: {}", groups.join(", "))
+    groups.join(", ")
 }
 
 /// `p95 < 300ms  -> 95th percentile of response time, all requests, must be < 300 ms`.

@@ -6,6 +6,7 @@
 
 mod data;
 mod describe;
+mod describe_regions;
 mod describe_users;
 mod diagnostic;
 mod duration;
@@ -32,6 +33,7 @@ mod tests;
 use std::path::Path;
 
 pub use describe::{cost_words, describe, wants_cost};
+pub use describe_regions::regions_words;
 pub use diagnostic::ScenarioError;
 pub use schema::json_schema;
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Metric, Op, Series, Stat, Threshold};
+use super::{Metric, Op, RegionBaselines, Series, Stat, Threshold};
 use crate::plan::ThresholdPlan;
 use crate::results::ThresholdResult;
 use crate::stats::{self, Aggregate, Histogram, MetricSet};
@@ -56,6 +56,9 @@ impl Threshold {
 pub enum Baseline<'a> {
     /// The baseline run, rebuilt from its results.
     Run(&'a Aggregate),
+    /// The baseline run and its regions', for thresholds with `{region:...}` (a baseline from
+    /// several regions, or why its regions cannot be used).
+    Regional(&'a Aggregate, &'a RegionBaselines),
     /// No baseline, and why (said in the report next to each relative threshold).
     Missing(&'a str),
 }
@@ -146,10 +149,12 @@ pub(super) fn result(
         return r;
     };
     let reference = match baseline {
-        Baseline::Run(base) => t.actual(base).ok_or_else(|| match &t.label {
-            Some(label) => format!("the baseline run has no `{}` of label `{label}`", r.metric),
-            None => format!("the baseline run has no `{}`", r.metric),
-        }),
+        Baseline::Run(base) | Baseline::Regional(base, _) => {
+            t.actual(base).ok_or_else(|| match &t.label {
+                Some(label) => format!("the baseline run has no `{}` of label `{label}`", r.metric),
+                None => format!("the baseline run has no `{}`", r.metric),
+            })
+        }
         Baseline::Missing(why) => Err(why.to_string()),
     };
     match reference {

@@ -18,7 +18,7 @@ mod relative;
 
 pub use eval::{breached_aborts, evaluate, evaluate_against, Baseline};
 pub use parse::parse;
-pub use region::evaluate_with_regions;
+pub use region::{evaluate_with_regions, RegionBaselines};
 pub use relative::Margin;
 
 /// One parsed threshold. `limit` is in `unit` (ms for time metrics, % for error_rate, /s for rps,

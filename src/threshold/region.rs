@@ -49,10 +49,45 @@ pub(super) fn tag(rest: &str, at: usize) -> Result<(usize, Option<String>), Pars
     Ok((close + 1, Some(region.to_string())))
 }
 
+/// The regions of a baseline run, for relative thresholds with `{region:...}`: each measured
+/// against the same region of the baseline, exactly (that region's merged histograms).
+#[derive(Debug, Default)]
+pub enum RegionBaselines {
+    /// The baseline ran from one region: it has no figures per region.
+    #[default]
+    OneRegion,
+    /// Each region of the baseline, in its order: its exact merge, or why it cannot be used
+    /// (results from before regions kept their histograms, a histogram that does not decode).
+    Regions(Vec<(String, Result<Aggregate, String>)>),
+}
+
+impl RegionBaselines {
+    /// Region `name` of the baseline, or why a threshold on it is skipped (naming the region).
+    pub fn get(&self, name: &str) -> Result<&Aggregate, String> {
+        match self {
+            RegionBaselines::OneRegion => Err(format!(
+                "the baseline ran from one region: it has no figures of region {name}"
+            )),
+            RegionBaselines::Regions(list) => match list.iter().find(|(r, _)| r == name) {
+                Some((_, Ok(agg))) => Ok(agg),
+                Some((_, Err(why))) => Err(format!("region {name} of the baseline: {why}")),
+                None => Err(format!(
+                    "the baseline did not load from region {name} (it ran from {})",
+                    list.iter()
+                        .map(|(r, _)| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            },
+        }
+    }
+}
+
 /// Every threshold's result, in order: one without a region against the merged `agg`, one with a
 /// region against that region's aggregate. A region the run did not load from fails the
-/// threshold, saying so. A relative threshold with a region is skipped: no baseline is kept
-/// per region yet.
+/// threshold, saying so. A relative threshold with a region takes its limit from the same region
+/// of the baseline; it is skipped, naming the region, when the baseline has no such region (or
+/// none at all).
 pub fn evaluate_with_regions(
     thresholds: &[ThresholdPlan],
     agg: &Aggregate,
@@ -64,11 +99,7 @@ pub fn evaluate_with_regions(
         .map(|t| match &t.threshold.region {
             None => result(t, agg, baseline),
             Some(name) => match regions.iter().find(|(r, _)| r == name) {
-                Some((_, region_agg)) => result(
-                    t,
-                    region_agg,
-                    Baseline::Missing("no baseline is kept per region yet"),
-                ),
+                Some((_, region_agg)) => in_region(t, name, region_agg, baseline),
                 None => {
                     let mut r = result(t, &Aggregate::new(&[]), Baseline::Missing(""));
                     r.actual = None;
@@ -80,6 +111,33 @@ pub fn evaluate_with_regions(
             },
         })
         .collect()
+}
+
+/// A threshold on region `name` of this run, against the same region of the baseline.
+fn in_region(
+    t: &ThresholdPlan,
+    name: &str,
+    region_agg: &Aggregate,
+    baseline: Baseline<'_>,
+) -> ThresholdResult {
+    let base = match baseline {
+        Baseline::Regional(_, regions) => regions.get(name),
+        Baseline::Run(_) => Err(format!(
+            "the baseline has no figures per region, so none of region {name}"
+        )),
+        Baseline::Missing(why) => Err(why.to_string()),
+    };
+    match base {
+        Ok(base) => {
+            let mut r = result(t, region_agg, Baseline::Run(base));
+            // "the baseline run has no `p95`" must say where it looked.
+            if let Some(why) = r.reason.as_mut().filter(|_| r.skipped) {
+                why.push_str(&format!(" in region {name}"));
+            }
+            r
+        }
+        Err(why) => result(t, region_agg, Baseline::Missing(&why)),
+    }
 }
 
 #[cfg(test)]

@@ -182,7 +182,7 @@ pub(crate) fn secrets_left(moto: &Moto, region: &str) -> usize {
     })
 }
 
-fn region<'a>(results: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn region<'a>(results: &'a Value, name: &str) -> &'a Value {
     results["distributed"]["regions"]
         .as_array()
         .expect("distributed.regions")

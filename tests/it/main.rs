@@ -28,6 +28,7 @@ mod moto_iam;
 mod policy_coverage;
 mod proxy;
 mod realistic;
+mod regions_baseline;
 mod regions_faults;
 mod registry;
 mod runs;

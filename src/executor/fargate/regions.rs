@@ -261,42 +261,6 @@ async fn quota_fits(
     Ok(())
 }
 
-/// The estimate of every region at its own rates, and their sum (what `max_cost_usd` checks).
-pub fn estimate_regions(
-    plan: &Plan,
-    regions: &[(String, u32)],
-    arch: CpuArch,
-) -> (CostEstimate, Vec<CostEstimate>) {
-    let each: Vec<CostEstimate> = regions
-        .iter()
-        .map(|(r, n)| cost::estimate(plan, *n, r, arch, plan.fargate.spot))
-        .collect();
-    (sum_costs(&each, regions), each)
-}
-
-/// One estimate for several regions: sums, the first region's rates as the shown rates, and an
-/// assumption that lists each region's share.
-fn sum_costs(each: &[CostEstimate], regions: &[(String, u32)]) -> CostEstimate {
-    let mut total = each[0].clone();
-    total.usd = each.iter().map(|c| c.usd).sum();
-    total.tasks = each.iter().map(|c| c.tasks).sum();
-    total.billed_seconds = each.iter().map(|c| c.billed_seconds).sum();
-    let parts: Vec<String> = regions
-        .iter()
-        .zip(each)
-        .map(|((r, n), c)| format!("{r} {} ({n} tasks)", cost::usd(c.usd)))
-        .collect();
-    total.assumptions.insert(
-        0,
-        format!(
-            "{} regions, each at its own rates: {}",
-            regions.len(),
-            parts.join(", ")
-        ),
-    );
-    total
-}
-
 pub(super) async fn control(
     fargate: &Fargate,
     plan: &Plan,
@@ -320,7 +284,7 @@ pub(super) async fn control(
         Some(_) => CpuArch::X86_64,
         None => image::current_arch(),
     };
-    let (estimate, _) = estimate_regions(plan, &regions, arch);
+    let (estimate, _) = cost::estimate_regions(plan, &regions, arch);
     cost::check_budget(plan, &estimate)?;
 
     // Every region in parallel; the run starts nowhere unless every region is ready.
@@ -434,7 +398,7 @@ pub(super) async fn control(
         for (fig, a) in d.figures.regions.iter_mut().zip(&actuals) {
             fig.cost_usd = Some(a.usd);
         }
-        let mut actual = sum_costs(&actuals, &regions);
+        let mut actual = cost::sum_costs(&actuals, &regions);
         actual.assumptions.insert(
             0,
             "each task billed from the controller's launch to its stop (an upper bound)"

@@ -3,12 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use indexmap::IndexMap;
-
 use super::Run;
 use crate::cloud::run::{store::Store, tasks};
 use crate::protocol::WorkerResult;
-use crate::results::{FailedWorker, RegionFigures, RegionPhases, Summary};
+use crate::results::{FailedWorker, RegionFigures};
 use crate::stats::Aggregate;
 
 pub(super) async fn fetch(store: &Store, keys: Vec<String>) -> Vec<Option<WorkerResult>> {
@@ -111,25 +109,17 @@ pub(super) async fn merge(
             ));
         }
         aggregate.merge(&agg);
-        let duration = agg.duration;
-        let region_agg = agg.clone();
+        // The region's figures carry its histograms, so a later run can take this one as its
+        // baseline per region.
         regions.push(RegionFigures {
-            region: site.region.clone(),
             workers: site.workers,
             contributed,
             start_skew_ms: skew(&starts),
-            cost_usd: None,
-            phases: RegionPhases::default(),
-            total: Summary::of(&agg.total, duration),
-            labels: agg
-                .labels
-                .iter()
-                .map(|(l, set)| (l.clone(), Summary::of(set, duration)))
-                .collect::<IndexMap<_, _>>(),
+            ..RegionFigures::of(&site.region, &agg)
         });
         all_starts.extend(starts);
         failed.extend(region_failed);
-        aggregates.push((site.region.clone(), region_agg));
+        aggregates.push((site.region.clone(), agg));
     }
     Merged {
         aggregate,
