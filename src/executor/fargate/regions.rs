@@ -155,12 +155,7 @@ pub(super) fn in_region(region: &str, e: Error) -> Error {
 /// The run's regions, home first: the home region is `--region`/`AWS_REGION`, never "the first in
 /// the map"; a home region without workers still holds history and the run index.
 fn ordered(fargate: &Fargate, home: &str) -> Vec<(String, u32)> {
-    let mut regions = fargate.regions.clone();
-    if let Some(i) = regions.iter().position(|(r, _)| r == home) {
-        let h = regions.remove(i);
-        regions.insert(0, h);
-    }
-    regions
+    crate::regions::home_first(fargate.regions.clone(), home)
 }
 
 struct Prepared {
