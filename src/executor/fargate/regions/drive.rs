@@ -330,7 +330,8 @@ pub(super) async fn drive(
     let load_time = load_started.elapsed();
 
     let merge_started = Instant::now();
-    let merged = merge(run, &workers, &lost).await;
+    let mut merged = merge(run, &workers, &lost).await;
+    let early = stopped_early(run, &workers, stopped.is_some()).await;
     let phases = Phases {
         stack_check_s: secs(stack_check),
         launch_s: secs(launch_time),
@@ -345,6 +346,22 @@ pub(super) async fn drive(
             launch_s: secs(launch_times[i]),
             ready_s: ready_at[i].map(secs),
         };
+    }
+    // A worker that ended its share early by itself sent figures (merged above) but did not run
+    // its share: it counts as failed, as in a run from one region (collect.rs).
+    for (i, ws) in early.iter().enumerate() {
+        for (w, reason) in ws {
+            regions[i].contributed = regions[i].contributed.saturating_sub(1);
+            merged.warnings.push(format!(
+                "region {}: worker {w} {reason}",
+                run.sites[i].region
+            ));
+            merged.failed.push(crate::results::FailedWorker {
+                worker: w.clone(),
+                reason: format!("{}: {reason}", run.sites[i].region),
+                log_stream: Some(tasks::log_stream(w)),
+            });
+        }
     }
     let contributed: u32 = regions.iter().map(|r| r.contributed).sum();
     let mut problems = Vec::new();
@@ -535,6 +552,13 @@ async fn load(
             break;
         }
     }
+    if stopped.is_none() {
+        // `loadgate stop` writes abort.json in every region; the home region's says it.
+        let home = run.home();
+        stopped =
+            crate::executor::fargate::collect::stopped_from_outside(&home.store, &home.loc.abort())
+                .await;
+    }
     if let Some(why) = &stopped {
         let reason = match why {
             StopReason::Cancelled => "cancelled (SIGINT/SIGTERM)".to_string(),
@@ -552,6 +576,35 @@ async fn load(
         }
     }
     Ok((stopped, lost))
+}
+
+/// Per region, the workers whose result says they ended their share early by themselves (see
+/// `collect::stopped_early`), with why; only those the merge counted (a result without error).
+async fn stopped_early(
+    run: &Run<'_>,
+    workers: &[Vec<String>],
+    run_stopped: bool,
+) -> Vec<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for (site, ws) in run.sites.iter().zip(workers) {
+        let mut early = Vec::new();
+        if !run_stopped {
+            let keys = ws.iter().map(|w| site.loc.result(w)).collect();
+            for r in fetch(&site.store, keys).await.into_iter().flatten() {
+                let counted = r.error.is_none()
+                    && r.results
+                        .as_ref()
+                        .is_some_and(|res| res.to_aggregate().is_ok());
+                if let Some(why) = crate::executor::fargate::collect::stopped_early(&r, false) {
+                    if counted {
+                        early.push((r.worker_id.clone(), why));
+                    }
+                }
+            }
+        }
+        out.push(early);
+    }
+    out
 }
 
 /// A run cancelled before any load: nothing measured, but still a (partial) report.
