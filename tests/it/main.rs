@@ -15,6 +15,7 @@ mod fargate_claims;
 mod fargate_concurrent;
 mod fargate_data;
 mod fargate_faults;
+mod fargate_faults_aws;
 mod fargate_faults_regions;
 mod fargate_regions;
 mod fargate_worker;
