@@ -158,6 +158,19 @@ fn s3_errors_on_a_share_of_requests_are_retried_and_the_merge_stays_exact() {
             "result of {id}: attempts {writes:?}"
         );
     }
+    // Nothing after the merge was lost to the faults either: the reports' copy in the bucket
+    // and the run's history entry were written.
+    assert!(
+        ran.stderr.contains("reports also in s3://"),
+        "{}",
+        ran.stderr
+    );
+    assert!(!ran.stderr.contains("not recorded"), "{}", ran.stderr);
+    assert!(
+        seen.iter()
+            .any(|s| s.method == "PUT" && s.path.contains("/history/")),
+        "no history write"
+    );
     let tasks = fake_fargate::tasks(&moto);
     assert_eq!(tasks.len(), 2);
     assert!(tasks.iter().all(|t| t.status == "STOPPED"), "{tasks:?}");
