@@ -78,7 +78,10 @@ fn two_runs_on_one_stack_stay_apart_and_stopping_one_leaves_the_other() {
     let fargate = FakeFargate::start(&moto);
     let (a, b, stopped_a, listed) = std::thread::scope(|s| {
         // A would hold for 90 s: it ends only because it is stopped.
-        let a = s.spawn(|| controller(&proxy, "pr-one", "90s").run());
+        let a = s.spawn(|| {
+            let ran = controller(&proxy, "pr-one", "90s").run();
+            (ran, Instant::now())
+        });
         let a_id = run_with_tasks(&moto, 2, None);
         let b = s.spawn(|| controller(&proxy, "pr-two", "20s").run());
         let b_id = run_with_tasks(&moto, 2, Some(&a_id));
@@ -86,6 +89,7 @@ fn two_runs_on_one_stack_stay_apart_and_stopping_one_leaves_the_other() {
         fake_fargate::wait_for_load(&moto, crate::moto::REGION, &bucket, 4);
         let listed = command(&proxy, &["runs"]);
         let stopped = command(&proxy, &["stop", &a_id]);
+        let stopped_at = Instant::now();
         // Right after the stop: A's tasks are stopped, B's still run.
         let tasks = fake_fargate::tasks(&moto);
         for t in &tasks {
@@ -96,11 +100,12 @@ fn two_runs_on_one_stack_stay_apart_and_stopping_one_leaves_the_other() {
             };
             assert_eq!(t.status, want, "{} of {}: {tasks:?}", t.id, t.started_by);
         }
-        let (a, b) = (a.join().expect("run A"), b.join().expect("run B"));
-        ((a_id, a), (b_id, b), stopped, listed)
+        let ((a, a_ended), b) = (a.join().expect("run A"), b.join().expect("run B"));
+        let a_took = a_ended.saturating_duration_since(stopped_at);
+        ((a_id, a, a_took), (b_id, b), stopped, listed)
     });
     let codes = fargate.finish();
-    let ((a_id, a), (b_id, b)) = (a, b);
+    let ((a_id, a, a_took), (b_id, b)) = (a, b);
     listed.code(0);
     for id in [&a_id, &b_id] {
         assert!(
@@ -166,7 +171,7 @@ fn two_runs_on_one_stack_stay_apart_and_stopping_one_leaves_the_other() {
     assert!(describes >= 2, "{describes} DescribeStacks");
     let tasks = fake_fargate::tasks(&moto);
     eprintln!(
-        "two runs: A {a_id} exit {} ({a_counted} of {} served), B {b_id} exit {} ({} requests), \
+        "two runs: A {a_id} exit {} {a_took:?} after `stop` returned ({a_counted} of {} served), B {b_id} exit {} ({} requests), \
          {describes} DescribeStacks, worker exits {codes:?}",
         a.code,
         a.target().total(),

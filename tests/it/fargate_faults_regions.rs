@@ -65,7 +65,7 @@ fn a_run_from_two_regions_stopped_with_loadgate_stop_is_partial_and_fails() {
         FakeFargate::start_in(&r.moto, Options::default(), REGION),
         FakeFargate::start_in(&r.moto, Options::default(), EU),
     );
-    let mut stopped: Option<Ran> = None;
+    let mut stopped: Option<(Ran, std::time::Instant)> = None;
     let ran = controller(&r.moto, "90s", "us-east-1=1,eu-west-1=2", "").run_with(|_| {
         wait_for_load_everywhere(&r, 1, 2);
         let run_id = fake_fargate::tasks(&r.moto)
@@ -76,10 +76,11 @@ fn a_run_from_two_regions_stopped_with_loadgate_stop_is_partial_and_fails() {
         for (k, v) in r.moto.env() {
             stop = stop.env(k, &v);
         }
-        stopped = Some(stop.run());
+        stopped = Some((stop.run(), std::time::Instant::now()));
     });
+    let (stopped, stopped_at) = stopped.expect("stop ran");
+    let took = stopped_at.elapsed();
     let (us, eu) = (us.finish(), eu.finish());
-    let stopped = stopped.expect("stop ran");
     stopped.code(0);
     ran.code(1);
     let results = ran.results();
@@ -102,7 +103,7 @@ fn a_run_from_two_regions_stopped_with_loadgate_stop_is_partial_and_fails() {
         "counted {counted}, served {served}"
     );
     eprintln!(
-        "two regions, loadgate stop: exit {}, {counted} of {served} merged, workers {us:?} {eu:?}",
+        "two regions, loadgate stop: exit {} {took:?} after `stop` returned, {counted} of {served} merged, workers {us:?} {eu:?}",
         ran.code
     );
     assert!(us.values().chain(eu.values()).all(|c| c.is_some()));
