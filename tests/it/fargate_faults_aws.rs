@@ -14,8 +14,9 @@ use crate::harness::Test;
 use crate::moto::Moto;
 use crate::proxy::{Proxy, Reply, Seen};
 
-/// The reason ECS gives in RunTask's `failures` when Fargate has no capacity ("API failure
-/// reasons", Amazon ECS Developer Guide; AWS re:Post knowledge center "ecs-fargate-runtask-capacity").
+/// The reason ECS gives in RunTask's `failures` (each an `arn` and a `reason`: "API failure
+/// reasons", Amazon ECS Developer Guide) when Fargate has no capacity, word for word as the AWS
+/// re:Post knowledge-center article "ecs-fargate-runtask-capacity" quotes it.
 const NO_CAPACITY: &str = "Capacity is unavailable at this time. Please try again later or in a \
                            different availability zone";
 
