@@ -331,7 +331,14 @@ pub(super) async fn drive(
 
     let merge_started = Instant::now();
     let mut merged = merge(run, &workers, &lost).await;
-    let early = stopped_early(run, &workers, stopped.is_some()).await;
+    let mut early = Vec::new();
+    for (site, ws) in run.sites.iter().zip(&workers) {
+        let keys = ws.iter().map(|w| site.loc.result(w)).collect();
+        early.push(match stopped {
+            Some(_) => Vec::new(),
+            None => crate::executor::fargate::collect::early_stops(&site.store, keys).await,
+        });
+    }
     let phases = Phases {
         stack_check_s: secs(stack_check),
         launch_s: secs(launch_time),
@@ -576,35 +583,6 @@ async fn load(
         }
     }
     Ok((stopped, lost))
-}
-
-/// Per region, the workers whose result says they ended their share early by themselves (see
-/// `collect::stopped_early`), with why; only those the merge counted (a result without error).
-async fn stopped_early(
-    run: &Run<'_>,
-    workers: &[Vec<String>],
-    run_stopped: bool,
-) -> Vec<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for (site, ws) in run.sites.iter().zip(workers) {
-        let mut early = Vec::new();
-        if !run_stopped {
-            let keys = ws.iter().map(|w| site.loc.result(w)).collect();
-            for r in fetch(&site.store, keys).await.into_iter().flatten() {
-                let counted = r.error.is_none()
-                    && r.results
-                        .as_ref()
-                        .is_some_and(|res| res.to_aggregate().is_ok());
-                if let Some(why) = crate::executor::fargate::collect::stopped_early(&r, false) {
-                    if counted {
-                        early.push((r.worker_id.clone(), why));
-                    }
-                }
-            }
-        }
-        out.push(early);
-    }
-    out
 }
 
 /// A run cancelled before any load: nothing measured, but still a (partial) report.
