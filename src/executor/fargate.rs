@@ -79,6 +79,35 @@ pub fn timing_from_env() -> Timing {
         .unwrap_or_default()
 }
 
+/// The first wait between RunTask rounds that found no capacity (doubled each round): 2 s, or
+/// `launch_backoff` (ms) in `LOADGATE_FARGATE_TIMING`, so that a test of a launch refused every
+/// time does not wait the minute a real one should.
+pub(crate) fn launch_backoff() -> Duration {
+    std::env::var("LOADGATE_FARGATE_TIMING")
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|t| t["launch_backoff"].as_u64())
+        .map_or(Duration::from_secs(2), Duration::from_millis)
+}
+
+/// What to do when RunTask started fewer tasks than the run needs. Capacity is managed per
+/// availability zone, so more subnets in more zones, or another task size, may find some (AWS
+/// re:Post knowledge center, "ecs-fargate-runtask-capacity"); the stack's parameters that give
+/// the subnets are named.
+pub(crate) fn launch_help(no_capacity: bool) -> String {
+    let min = "fargate.min_workers lets a run go on with fewer workers";
+    if no_capacity {
+        format!(
+            "Fargate had no capacity for the tasks: run again later; give the stack subnets in \
+             more availability zones (`loadgate stack deploy --param AvailabilityZone1=... \
+             --param AvailabilityZone2=...`, or your own `--param SubnetIds=...`); try another \
+             task size (fargate.cpu / fargate.memory) or fewer workers; {min}"
+        )
+    } else {
+        format!("check the stack's subnets and the Fargate capacity of the region; {min}")
+    }
+}
+
 /// Everything one run shares between its phases.
 struct Run<'a> {
     plan: &'a Plan,
@@ -324,7 +353,7 @@ impl Fargate {
             run_url: run.loc.url(),
             spot: plan.fargate.spot,
             rounds: 5,
-            backoff: Duration::from_secs(2),
+            backoff: launch_backoff(),
         };
         let launched = tasks::launch(&run.ecs, &launch, self.workers).await;
         guard.add(&launched.arns);
@@ -345,9 +374,7 @@ impl Fargate {
                     self.workers,
                     launched.failures.join("; ")
                 ),
-                "check the stack's subnets and the Fargate capacity of the region; \
-                 fargate.min_workers lets a run go on with fewer workers"
-                    .to_string(),
+                launch_help(launched.no_capacity > 0),
             ));
         }
         let launch_time = launch_started.elapsed();

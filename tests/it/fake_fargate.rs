@@ -490,3 +490,62 @@ pub fn wait_for_load(moto: &Moto, region: &str, bucket: &str, n: usize) {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// A task of the deployed stack's cluster as moto shows it.
+#[allow(dead_code)]
+#[derive(Clone, Debug)]
+pub struct TaskSeen {
+    pub id: String,
+    pub status: String,
+    /// The run that started it (RunTask's `startedBy`).
+    pub started_by: String,
+}
+
+/// Every task of the deployed stack's cluster, running or stopped (ListTasks shows one desired
+/// status at a time), through moto directly: what a test asserts "nothing left running" with.
+#[allow(dead_code)]
+pub fn tasks(moto: &Moto) -> Vec<TaskSeen> {
+    use aws_sdk_ecs::types::DesiredStatus;
+    let cluster = outputs(moto).cluster_name;
+    runtime().block_on(async {
+        let ecs = moto.aws().await.ecs();
+        let mut arns = Vec::new();
+        for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
+            let listed = ecs
+                .list_tasks()
+                .cluster(&cluster)
+                .desired_status(status)
+                .send()
+                .await
+                .expect("list tasks");
+            arns.extend(listed.task_arns().iter().cloned());
+        }
+        arns.sort();
+        arns.dedup();
+        if arns.is_empty() {
+            return Vec::new();
+        }
+        let described = ecs
+            .describe_tasks()
+            .cluster(&cluster)
+            .set_tasks(Some(arns))
+            .send()
+            .await
+            .expect("describe tasks");
+        described
+            .tasks()
+            .iter()
+            .map(|t| TaskSeen {
+                id: t
+                    .task_arn()
+                    .unwrap_or_default()
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                status: t.last_status().unwrap_or_default().to_string(),
+                started_by: t.started_by().unwrap_or_default().to_string(),
+            })
+            .collect()
+    })
+}

@@ -106,3 +106,85 @@ fn workers_stop_by_themselves_when_the_controller_is_killed() {
     }
     assert!(ran.target().total() > 0);
 }
+
+/// A worker that stops early by itself (SIGTERM straight to its process, as a Spot interruption
+/// or a crash-looping host would: not `loadgate stop`, not an abort, not the deadline) flushes
+/// what it measured. That is merged, but the worker did not run its share: it is named among the
+/// failed workers with its reason, and `fargate.min_workers` decides as for a lost worker.
+fn one_worker_stops_early(min_workers: Option<u32>) -> (crate::harness::Ran, String) {
+    let moto = setup();
+    let fargate = FakeFargate::start(&moto);
+    let min = min_workers
+        .map(|m| format!("fargate: {{ min_workers: {m} }}\n"))
+        .unwrap_or_default();
+    let scenario = format!(
+        "name: early\ntarget: \"{{target}}\"\nload: {{ concurrency: 2, hold_for: 8s }}\n\
+         workers: 2\nrequests: [{{ path: / }}]\n{min}"
+    );
+    let mut test = Test::new()
+        .scenario(&scenario)
+        .target(vec![Route::ok("/")])
+        .env("LOADGATE_FARGATE_TIMING", FAST)
+        .args(&[
+            "run",
+            "--executor",
+            "fargate",
+            "--workers",
+            "2",
+            "--image",
+            "x",
+            "--baseline",
+            "none",
+        ]);
+    for (k, v) in moto.env() {
+        test = test.env(k, &v);
+    }
+    let bucket = crate::fake_fargate::outputs(&moto).bucket;
+    let mut early = String::new();
+    let ran = test.run_with(|_| {
+        crate::fake_fargate::wait_for_load(&moto, crate::moto::REGION, &bucket, 2);
+        let workers = fargate.workers.lock().expect("lock");
+        let w = workers.values().next().expect("a worker runs");
+        early = w.task_id.clone();
+        // SAFETY: a plain kill(2) of the test's own child.
+        unsafe { libc::kill(w.child.id() as i32, libc::SIGTERM) };
+    });
+    let codes = fargate.finish();
+    assert_eq!(codes.get(&early), Some(&Some(0)), "{codes:?}");
+    let results = ran.results();
+    // Everything both workers measured is merged; the early one abandoned at most its one
+    // user's request in flight (the target saw it, the worker did not count it).
+    let counted = results["total"]["requests"].as_u64().expect("requests");
+    let served = ran.target().total();
+    assert!(
+        counted <= served && served - counted <= 1,
+        "counted {counted}, served {served}"
+    );
+    assert_eq!(results["distributed"]["contributed"], 1, "{}", ran.stderr);
+    let failed = results["distributed"]["failed"].to_string();
+    assert!(
+        failed.contains(&early) && failed.contains("SIGTERM"),
+        "{failed}"
+    );
+    eprintln!(
+        "early stop (min_workers {min_workers:?}): exit {}, {counted} of {served} merged, failed {failed}",
+        ran.code
+    );
+    (ran, early)
+}
+
+#[test]
+fn a_worker_that_stops_early_by_itself_fails_the_run_when_every_worker_is_needed() {
+    let (ran, early) = one_worker_stops_early(None);
+    ran.code(3);
+    let warnings = ran.results()["warnings"].to_string();
+    assert!(warnings.contains(&early), "{warnings}");
+}
+
+#[test]
+fn a_worker_that_stops_early_by_itself_is_named_and_min_workers_lets_the_run_pass() {
+    let (ran, early) = one_worker_stops_early(Some(1));
+    ran.code(0);
+    let warnings = ran.results()["warnings"].to_string();
+    assert!(warnings.contains(&early), "{warnings}");
+}

@@ -27,6 +27,8 @@ pub struct Seen {
     pub target: String,
     /// The region the request was signed for (SigV4's credential scope), "" when unsigned.
     pub region: String,
+    /// The service it was signed for (`s3`, `ecs`, `ssm`...: the credential scope's next part).
+    pub service: String,
     /// The SDK's attempt number (`amz-sdk-request: attempt=N; max=M`): 1, then each retry.
     #[allow(dead_code)]
     pub attempt: u32,
@@ -218,6 +220,11 @@ async fn handle(
         region: header(&parts.headers, "authorization")
             .split_once("Credential=")
             .and_then(|(_, c)| c.split('/').nth(2))
+            .unwrap_or_default()
+            .to_string(),
+        service: header(&parts.headers, "authorization")
+            .split_once("Credential=")
+            .and_then(|(_, c)| c.split('/').nth(3))
             .unwrap_or_default()
             .to_string(),
         attempt: header(&parts.headers, "amz-sdk-request")

@@ -163,6 +163,8 @@ pub struct Launched {
     pub calls: u32,
     /// Tasks that fell back from FARGATE_SPOT to FARGATE.
     pub on_demand_fallback: u32,
+    /// Tasks that found no capacity in the last round (0 when every task started).
+    pub no_capacity: u32,
 }
 
 /// Capacity shortages are worth retrying; anything else (a bad subnet, a missing role) is not.
@@ -187,6 +189,8 @@ pub async fn launch(ecs: &aws_sdk_ecs::Client, launch: &Launch, count: u32) -> L
     let mut missing = count;
     let mut spot = launch.spot;
     let mut wait = launch.backoff;
+    // What ECS last said of the capacity, quoted when the rounds run out: it says what to do.
+    let mut capacity_reasons: Vec<String> = Vec::new();
     for round in 0..=launch.rounds {
         if missing == 0 {
             break;
@@ -215,6 +219,14 @@ pub async fn launch(ecs: &aws_sdk_ecs::Client, launch: &Launch, count: u32) -> L
                     for (reason, detail) in failures {
                         if capacity_failure(&reason) {
                             spot_short |= spot;
+                            let said = if detail.is_empty() {
+                                reason
+                            } else {
+                                format!("{reason}: {detail}")
+                            };
+                            if !capacity_reasons.contains(&said) {
+                                capacity_reasons.push(said);
+                            }
                         } else {
                             hard += 1;
                             out.failures.push(format!("{reason}: {detail}"));
@@ -233,8 +245,14 @@ pub async fn launch(ecs: &aws_sdk_ecs::Client, launch: &Launch, count: u32) -> L
         missing = retry;
     }
     if missing > 0 {
+        out.no_capacity = missing;
+        let said = if capacity_reasons.is_empty() {
+            String::new()
+        } else {
+            format!("; ECS said: \"{}\"", capacity_reasons.join("\"; \""))
+        };
         out.failures.push(format!(
-            "{missing} task(s) found no Fargate capacity after {} attempts",
+            "{missing} task(s) found no Fargate capacity after {} RunTask rounds{said}",
             launch.rounds + 1
         ));
     }

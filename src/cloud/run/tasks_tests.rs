@@ -144,10 +144,19 @@ async fn capacity_that_never_comes_is_reported_not_waited_for_forever() {
     assert!(out.arns.is_empty());
     assert_eq!(rule.num_calls(), 4, "one call per round");
     assert!(
-        out.failures[0].contains("no Fargate capacity after 4 attempts"),
+        out.failures[0].contains("no Fargate capacity after 4 RunTask rounds"),
         "{:?}",
         out.failures
     );
+    // ECS's own words, once however many tasks it refused: they say what to do.
+    assert!(
+        out.failures[0].ends_with(
+            "ECS said: \"Capacity is unavailable at this time. Please try again later\""
+        ),
+        "{:?}",
+        out.failures
+    );
+    assert_eq!(out.no_capacity, 2);
 }
 
 #[test]

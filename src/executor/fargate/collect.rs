@@ -11,7 +11,7 @@ use super::Run;
 use crate::cloud::run::store::Store;
 use crate::cloud::run::tasks;
 use crate::executor::{Observer, StopReason};
-use crate::protocol::WorkerResult;
+use crate::protocol::{Abort, WorkerResult};
 use crate::results::FailedWorker;
 use crate::stats::Aggregate;
 use crate::Result;
@@ -108,6 +108,9 @@ pub async fn run_load(
             break;
         }
     }
+    if stopped.is_none() {
+        stopped = stopped_from_outside(&run.store, &run.loc.abort()).await;
+    }
     if let Some(why) = &stopped {
         let reason = match why {
             StopReason::Cancelled => "cancelled (SIGINT/SIGTERM)".to_string(),
@@ -131,6 +134,61 @@ pub async fn run_load(
         }
     }
     Ok(Collected { stopped, lost })
+}
+
+/// The run stopped by someone other than this controller: `loadgate stop` writes abort.json (and
+/// stops the tasks), so the workers end early and send what they have; without this, their
+/// partial figures would be reported as a complete run that passed. Read once the load loop is
+/// over (the workers have seen it by then), so a run costs no extra request per tick.
+pub(super) async fn stopped_from_outside(store: &Store, key: &str) -> Option<StopReason> {
+    match store.get_json_if_written::<Abort>(key).await {
+        Ok(Some(abort)) => Some(StopReason::Aborted(format!(
+            "{} (abort.json, written while the run was loading)",
+            abort.reason
+        ))),
+        Ok(None) => None,
+        Err(e) => {
+            eprintln!("warning: cannot read abort.json, so a stop from outside may be missed: {e}");
+            None
+        }
+    }
+}
+
+/// Why a worker that sent its result ended before its share did by itself, if it did: anything
+/// but the controller's abort (abort.json, read by the worker) and the plan's hard deadline, both
+/// of which the controller decided. The worker's words are matched (src/worker/watch.rs says
+/// them): SIGTERM that was not the controller's StopTask (a Spot interruption, a host's end), a
+/// heartbeat it found stale. `None` when the whole run was stopped, since then every worker ends
+/// early by design.
+pub(super) fn stopped_early(result: &WorkerResult, run_stopped: bool) -> Option<String> {
+    let why = result.stopped.as_deref()?;
+    if run_stopped
+        || why.starts_with("aborted by the controller")
+        || why.starts_with("the run's hard deadline")
+    {
+        return None;
+    }
+    Some(format!(
+        "stopped before the end of its share by itself ({why}); what it measured is merged"
+    ))
+}
+
+/// The workers of `keys` (their result files) that ended their share early by themselves and
+/// that a merge counts (a result without error, whose figures parse), with why: for the merge of
+/// a run from several regions, which reads the results on its own.
+pub(super) async fn early_stops(store: &Store, keys: Vec<String>) -> Vec<(String, String)> {
+    fetch_all(store, keys)
+        .await
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            r.error.is_none()
+                && r.results
+                    .as_ref()
+                    .is_some_and(|res| res.to_aggregate().is_ok())
+        })
+        .filter_map(|r| stopped_early(&r, false).map(|why| (r.worker_id.clone(), why)))
+        .collect()
 }
 
 /// Merges every snapshot under `prefix`; with how many there were.
@@ -193,16 +251,17 @@ pub async fn merge(run: &Run<'_>, workers: &[String], collected: &Collected) -> 
             });
             continue;
         };
+        let early = stopped_early(r, collected.stopped.is_some());
         if let Some(Ok(part)) = r.results.as_ref().map(|res| res.to_aggregate()) {
             aggregate.merge(&part);
-            if r.error.is_none() {
+            if r.error.is_none() && early.is_none() {
                 contributed += 1;
             }
         }
-        if let Some(e) = &r.error {
+        if let Some(reason) = r.error.clone().or(early) {
             failed.push(FailedWorker {
                 worker: w.clone(),
-                reason: e.clone(),
+                reason,
                 log_stream,
             });
         }
@@ -239,4 +298,46 @@ pub async fn merge(run: &Run<'_>, workers: &[String], collected: &Collected) -> 
         start_skew_ms,
         warnings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stopped(why: Option<&str>) -> WorkerResult {
+        WorkerResult {
+            version: crate::protocol::VERSION,
+            worker_id: "w".into(),
+            error: None,
+            stopped: why.map(str::to_string),
+            started_at_ms: None,
+            cpu: Vec::new(),
+            results: None,
+        }
+    }
+
+    /// The worker's own words (src/worker/watch.rs, src/worker.rs) decide who ended it.
+    #[test]
+    fn only_a_worker_that_ended_its_share_by_itself_stopped_early() {
+        for mine in [
+            "SIGTERM",
+            "the controller's heartbeat is 61s old: the controller is gone",
+        ] {
+            let why = stopped_early(&stopped(Some(mine)), false).expect(mine);
+            assert!(why.contains(mine), "{why}");
+            // A run the controller stopped ends every worker early: none is singled out.
+            assert_eq!(stopped_early(&stopped(Some(mine)), true), None);
+        }
+        for theirs in [
+            "aborted by the controller: stopped by `loadgate stop`",
+            "the run's hard deadline passed",
+        ] {
+            assert_eq!(
+                stopped_early(&stopped(Some(theirs)), false),
+                None,
+                "{theirs}"
+            );
+        }
+        assert_eq!(stopped_early(&stopped(None), false), None);
+    }
 }

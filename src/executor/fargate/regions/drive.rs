@@ -330,7 +330,15 @@ pub(super) async fn drive(
     let load_time = load_started.elapsed();
 
     let merge_started = Instant::now();
-    let merged = merge(run, &workers, &lost).await;
+    let mut merged = merge(run, &workers, &lost).await;
+    let mut early = Vec::new();
+    for (site, ws) in run.sites.iter().zip(&workers) {
+        let keys = ws.iter().map(|w| site.loc.result(w)).collect();
+        early.push(match stopped {
+            Some(_) => Vec::new(),
+            None => crate::executor::fargate::collect::early_stops(&site.store, keys).await,
+        });
+    }
     let phases = Phases {
         stack_check_s: secs(stack_check),
         launch_s: secs(launch_time),
@@ -345,6 +353,22 @@ pub(super) async fn drive(
             launch_s: secs(launch_times[i]),
             ready_s: ready_at[i].map(secs),
         };
+    }
+    // A worker that ended its share early by itself sent figures (merged above) but did not run
+    // its share: it counts as failed, as in a run from one region (collect.rs).
+    for (i, ws) in early.iter().enumerate() {
+        for (w, reason) in ws {
+            regions[i].contributed = regions[i].contributed.saturating_sub(1);
+            merged.warnings.push(format!(
+                "region {}: worker {w} {reason}",
+                run.sites[i].region
+            ));
+            merged.failed.push(crate::results::FailedWorker {
+                worker: w.clone(),
+                reason: format!("{}: {reason}", run.sites[i].region),
+                log_stream: Some(tasks::log_stream(w)),
+            });
+        }
     }
     let contributed: u32 = regions.iter().map(|r| r.contributed).sum();
     let mut problems = Vec::new();
@@ -534,6 +558,13 @@ async fn load(
             }
             break;
         }
+    }
+    if stopped.is_none() {
+        // `loadgate stop` writes abort.json in every region; the home region's says it.
+        let home = run.home();
+        stopped =
+            crate::executor::fargate::collect::stopped_from_outside(&home.store, &home.loc.abort())
+                .await;
     }
     if let Some(why) = &stopped {
         let reason = match why {
