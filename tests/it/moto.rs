@@ -87,20 +87,36 @@ impl Moto {
         );
     }
 
-    /// A POST to moto's own API, with std only (the tests need no HTTP client for this).
+    /// A POST to moto's own API, with std only (the tests need no HTTP client for this). A
+    /// server that has just begun to listen may still reset a connection on a busy machine: a
+    /// few tries, then the error.
     pub fn post(&self, path: &str, body: &str) {
         use std::io::{Read, Write};
         let addr = self.endpoint.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(addr).expect("connect to moto");
-        write!(
-            stream,
-            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .expect("write to moto");
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).expect("read from moto");
+        let send = || -> std::io::Result<String> {
+            let mut stream = TcpStream::connect(addr)?;
+            write!(
+                stream,
+                "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )?;
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer)?;
+            Ok(answer)
+        };
+        let mut tries = 0;
+        let answer = loop {
+            tries += 1;
+            match send() {
+                Ok(answer) => break answer,
+                Err(e) if tries < 5 => {
+                    eprintln!("moto {path}: {e}; trying again");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => panic!("moto {path}: {e}"),
+            }
+        };
         // moto answers 200 or 201 (set-transition says CREATED).
         assert!(
             answer.starts_with("HTTP/1.1 20") || answer.starts_with("HTTP/1.0 20"),

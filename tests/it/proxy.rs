@@ -30,7 +30,6 @@ pub struct Seen {
     /// The service it was signed for (`s3`, `ecs`, `ssm`...: the credential scope's next part).
     pub service: String,
     /// The SDK's attempt number (`amz-sdk-request: attempt=N; max=M`): 1, then each retry.
-    #[allow(dead_code)]
     pub attempt: u32,
     pub body: Vec<u8>,
 }

@@ -242,14 +242,18 @@ fn a_region_without_capacity_fails_the_run_and_the_tasks_started_elsewhere_are_s
         }
     });
     let (f_us, f_eu) = fargates(&moto);
-    let ran = controller(&proxy, "us-east-1=1,eu-west-1=1").run();
+    // RunTask's retry rounds 50 ms apart, not the 2 s (doubling) of a real run.
+    let timing = FAST.replace('}', r#","launch_backoff":50}"#);
+    let ran = controller(&proxy, "us-east-1=1,eu-west-1=1")
+        .env("LOADGATE_FARGATE_TIMING", &timing)
+        .run();
     let codes_us = f_us.finish();
     let codes_eu = f_eu.finish();
     ran.code(3);
     let err = &ran.stderr;
     assert!(err.contains("only 1 of 2 Fargate tasks started"), "{err}");
     assert!(err.contains("eu-west-1: 0 of 1 started ("), "{err}");
-    assert!(err.contains("no Fargate capacity"), "{err}");
+    assert!(err.contains("ECS said: \"Capacity is unavailable"), "{err}");
     assert!(err.contains("every region needs at least one"), "{err}");
     // Capacity is retried before the region counts as short.
     let tries = calls_in(&proxy, "RunTask", EU).len();

@@ -173,24 +173,6 @@ pub(super) fn stopped_early(result: &WorkerResult, run_stopped: bool) -> Option<
     ))
 }
 
-/// The workers of `keys` (their result files) that ended their share early by themselves and
-/// that a merge counts (a result without error, whose figures parse), with why: for the merge of
-/// a run from several regions, which reads the results on its own.
-pub(super) async fn early_stops(store: &Store, keys: Vec<String>) -> Vec<(String, String)> {
-    fetch_all(store, keys)
-        .await
-        .into_iter()
-        .flatten()
-        .filter(|r| {
-            r.error.is_none()
-                && r.results
-                    .as_ref()
-                    .is_some_and(|res| res.to_aggregate().is_ok())
-        })
-        .filter_map(|r| stopped_early(&r, false).map(|why| (r.worker_id.clone(), why)))
-        .collect()
-}
-
 /// Merges every snapshot under `prefix`; with how many there were.
 async fn merge_prefix(store: &Store, prefix: &str, run: &Run<'_>) -> Result<(Aggregate, usize)> {
     let keys = store.list(prefix).await?;

@@ -149,7 +149,7 @@ pub(super) async fn drive(
             run_url: s.loc.url(),
             spot,
             rounds: 5,
-            backoff: Duration::from_secs(2),
+            backoff: crate::executor::fargate::launch_backoff(),
         };
         let t = Instant::now();
         let out = tasks::launch(&s.ecs, &launch, s.workers).await;
@@ -330,15 +330,7 @@ pub(super) async fn drive(
     let load_time = load_started.elapsed();
 
     let merge_started = Instant::now();
-    let mut merged = merge(run, &workers, &lost).await;
-    let mut early = Vec::new();
-    for (site, ws) in run.sites.iter().zip(&workers) {
-        let keys = ws.iter().map(|w| site.loc.result(w)).collect();
-        early.push(match stopped {
-            Some(_) => Vec::new(),
-            None => crate::executor::fargate::collect::early_stops(&site.store, keys).await,
-        });
-    }
+    let merged = merge(run, &workers, &lost, stopped.is_some()).await;
     let phases = Phases {
         stack_check_s: secs(stack_check),
         launch_s: secs(launch_time),
@@ -353,22 +345,6 @@ pub(super) async fn drive(
             launch_s: secs(launch_times[i]),
             ready_s: ready_at[i].map(secs),
         };
-    }
-    // A worker that ended its share early by itself sent figures (merged above) but did not run
-    // its share: it counts as failed, as in a run from one region (collect.rs).
-    for (i, ws) in early.iter().enumerate() {
-        for (w, reason) in ws {
-            regions[i].contributed = regions[i].contributed.saturating_sub(1);
-            merged.warnings.push(format!(
-                "region {}: worker {w} {reason}",
-                run.sites[i].region
-            ));
-            merged.failed.push(crate::results::FailedWorker {
-                worker: w.clone(),
-                reason: format!("{}: {reason}", run.sites[i].region),
-                log_stream: Some(tasks::log_stream(w)),
-            });
-        }
     }
     let contributed: u32 = regions.iter().map(|r| r.contributed).sum();
     let mut problems = Vec::new();

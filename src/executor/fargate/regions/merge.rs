@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::Run;
 use crate::cloud::run::{store::Store, tasks};
+use crate::executor::fargate::collect::stopped_early;
 use crate::protocol::WorkerResult;
 use crate::results::{FailedWorker, RegionFigures};
 use crate::stats::Aggregate;
@@ -39,6 +40,7 @@ pub(super) async fn merge(
     run: &Run<'_>,
     workers: &[Vec<String>],
     lost: &BTreeMap<String, String>,
+    run_stopped: bool,
 ) -> Merged {
     let labels = &run.plan.labels;
     let mut aggregate = Aggregate::new(labels);
@@ -76,8 +78,16 @@ pub(super) async fn merge(
             };
             if let Some(Ok(part)) = r.results.as_ref().map(|res| res.to_aggregate()) {
                 agg.merge(&part);
-                if r.error.is_none() {
-                    contributed += 1;
+                // A worker that ended its share early by itself sent figures (merged) but did
+                // not run its share: failed, as in a run from one region (collect.rs).
+                match stopped_early(r, run_stopped) {
+                    Some(why) if r.error.is_none() => region_failed.push(FailedWorker {
+                        worker: w.clone(),
+                        reason: format!("{}: {why}", site.region),
+                        log_stream: log_stream.clone(),
+                    }),
+                    _ if r.error.is_none() => contributed += 1,
+                    _ => {}
                 }
             }
             if let Some(e) = &r.error {
