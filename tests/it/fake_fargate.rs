@@ -191,6 +191,7 @@ pub struct Worker {
 pub struct FakeFargate {
     /// The cluster it watches: the deployed stack's ([`CLUSTER`] without one).
     pub cluster: String,
+    region: String,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     pub workers: Arc<Mutex<BTreeMap<String, Worker>>>,
@@ -222,6 +223,7 @@ impl FakeFargate {
     /// cluster and gives its workers `AWS_REGION=region`, as Fargate does.
     pub fn start_in(moto: &Moto, options: Options, region: &str) -> FakeFargate {
         let region = region.to_string();
+        let own_region = region.clone();
         let Options {
             worker_env: extra,
             credentials,
@@ -328,6 +330,7 @@ impl FakeFargate {
         });
         FakeFargate {
             cluster,
+            region: own_region,
             stop,
             thread: Some(thread),
             workers,
@@ -346,7 +349,8 @@ impl FakeFargate {
             w.task_id.clone()
         };
         runtime().block_on(async {
-            let ecs = moto.aws().await.ecs();
+            // The task is in this fake's region, which need not be the tests' default.
+            let ecs = aws_in(&moto.endpoint, None, &self.region).await.ecs();
             ecs.stop_task()
                 .cluster(&self.cluster)
                 .task(&id)
