@@ -21,6 +21,11 @@ pub const RUN_ENV: &str = "LOADGATE_RUN";
 /// The name of the worker's container in the task definition (and in the log stream's name).
 pub const CONTAINER: &str = "worker";
 
+/// How a worker's result (`stopped`) words the stops that were not its own doing: the controller
+/// tells them from a worker that ended its share early by itself (a fault) by these words.
+pub const STOPPED_BY_ABORT: &str = "aborted by the controller";
+pub const STOPPED_AT_DEADLINE: &str = "the run's hard deadline passed";
+
 /// A run's place in the bucket.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunLocation {

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use super::log;
 use crate::cloud::run::store::Store;
-use crate::protocol::{Abort, PlanDoc, RunLocation, StartDoc};
+use crate::protocol::{
+    Abort, PlanDoc, RunLocation, StartDoc, STOPPED_AT_DEADLINE, STOPPED_BY_ABORT,
+};
 use crate::Result;
 
 /// How often a waiting worker looks for start.json: often enough that the start delay covers it.
@@ -16,11 +18,11 @@ const START_POLL: Duration = Duration::from_millis(500);
 /// Why the run is over for this worker, if it is: abort.json, a stale heartbeat, the deadline.
 async fn ended(store: &Store, loc: &RunLocation, doc: &PlanDoc) -> Result<Option<String>> {
     if let Some(abort) = store.get_json_if_written::<Abort>(&loc.abort()).await? {
-        return Ok(Some(format!("aborted by the controller: {}", abort.reason)));
+        return Ok(Some(format!("{STOPPED_BY_ABORT}: {}", abort.reason)));
     }
     let now = store.clock().now_ms();
     if now >= doc.deadline_ms {
-        return Ok(Some("the run's hard deadline passed".to_string()));
+        return Ok(Some(STOPPED_AT_DEADLINE.to_string()));
     }
     let beat = match store.modified_if_written(&loc.heartbeat()).await? {
         Some(t) => Some(t),

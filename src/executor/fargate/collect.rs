@@ -11,7 +11,7 @@ use super::Run;
 use crate::cloud::run::store::Store;
 use crate::cloud::run::tasks;
 use crate::executor::{Observer, StopReason};
-use crate::protocol::{Abort, WorkerResult};
+use crate::protocol::{self, Abort, WorkerResult};
 use crate::results::FailedWorker;
 use crate::stats::Aggregate;
 use crate::Result;
@@ -163,8 +163,8 @@ pub(super) async fn stopped_from_outside(store: &Store, key: &str) -> Option<Sto
 pub(super) fn stopped_early(result: &WorkerResult, run_stopped: bool) -> Option<String> {
     let why = result.stopped.as_deref()?;
     if run_stopped
-        || why.starts_with("aborted by the controller")
-        || why.starts_with("the run's hard deadline")
+        || why.starts_with(protocol::STOPPED_BY_ABORT)
+        || why.starts_with(protocol::STOPPED_AT_DEADLINE)
     {
         return None;
     }
@@ -311,11 +311,11 @@ mod tests {
             assert_eq!(stopped_early(&stopped(Some(mine)), true), None);
         }
         for theirs in [
-            "aborted by the controller: stopped by `loadgate stop`",
-            "the run's hard deadline passed",
+            format!("{}: stopped by `loadgate stop`", protocol::STOPPED_BY_ABORT),
+            protocol::STOPPED_AT_DEADLINE.to_string(),
         ] {
             assert_eq!(
-                stopped_early(&stopped(Some(theirs)), false),
+                stopped_early(&stopped(Some(&theirs)), false),
                 None,
                 "{theirs}"
             );
