@@ -31,8 +31,8 @@ cargo clippy --all-targets --locked -- -D warnings
 # another HdrHistogram implementation that must read results.json (tests/it/hdr_interop.rs).
 scripts/tools.sh python "moto[server]" policy_sentry==0.15.2 cfn-lint==1.58.0 hdrhistogram
 cargo test --locked "$@"
-# A smoke run of every fuzz target (about 4 minutes with a cold build on 2 cores: 2m31s + 6 x 15 s): the parsers of hostile input
-# stay panic-free and bounded. Long runs: scripts/fuzz.sh SECONDS.
+# A smoke run of every fuzz target (about 4 minutes on 2 cores: a cold build of 2m31s, then
+# 6 x 15 s): the parsers of hostile input stay panic-free and bounded. Long runs: scripts/fuzz.sh SECONDS.
 scripts/fuzz.sh 15
 # The benchmark's own parsers and arithmetic (stdlib only; the benchmark itself is scripts/bench.sh).
 python3 -m unittest discover -s scripts/bench -p 'test_*.py'
