@@ -175,7 +175,7 @@ where
                 "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => {
                     "the AWS credentials have expired: refresh them and run again"
                 }
-                c if c.contains("Throttl") || c == "TooManyRequestsException" => {
+                c if c.contains("Throttl") || c == "TooManyRequestsException" || c == "SlowDown" => {
                     "AWS is throttling this account: retry later, or lower the number of workers"
                 }
                 _ => {

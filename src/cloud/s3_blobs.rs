@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -192,9 +193,18 @@ impl Regional {
             Err(poisoned) => poisoned.into_inner().clone(),
         };
         let current = client.config().region().map(|r| r.to_string());
-        let err = match call(client).await {
-            Ok(v) => return Ok(v),
-            Err(e) => e,
+        // S3's 500/503 SlowDown past the SDK's own 3 attempts: a few more rounds, as the run's
+        // protocol files get, so that a run's history entry is not lost to a bad minute of S3.
+        let mut round = 0;
+        let err = loop {
+            round += 1;
+            match call(client.clone()).await {
+                Ok(v) => return Ok(v),
+                Err(e) if round < ROUNDS && transient(&e) => {
+                    tokio::time::sleep(Duration::from_millis(250 << round)).await;
+                }
+                Err(e) => break e,
+            }
         };
         // Moved once at most: a redirect to the region already used is an answer to report.
         let Some(region) = bucket_region(&err).filter(|r| Some(r) != current.as_ref()) else {
@@ -206,6 +216,24 @@ impl Regional {
             *slot = moved.clone();
         }
         call(moved).await.map_err(|e| aws::error(doing, e))
+    }
+}
+
+/// Rounds of the SDK's attempts for one history read or write.
+const ROUNDS: u32 = 3;
+
+/// An answer worth another round: S3 busy or failing (5xx, SlowDown, throttling) or the network;
+/// never a 404 or a refusal, which another round would only repeat.
+fn transient<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    match err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        _ => {
+            err.raw_response()
+                .is_some_and(|r| r.status().as_u16() >= 500)
+                || aws::error_code(err).is_some_and(|c| c == "SlowDown" || c.contains("Throttl"))
+        }
     }
 }
 
@@ -375,6 +403,56 @@ mod tests {
             answer
         });
         assert_eq!(inner.expect("runs"), "inner");
+    }
+
+    /// S3 failing a history write more times than the SDK's 3 attempts: another round carries
+    /// it, while a missing object (404) is answered at once, not retried.
+    #[test]
+    fn a_history_write_outlasts_s3_errors_and_a_missing_object_is_not_retried() {
+        use aws_config::{BehaviorVersion, Region};
+        use aws_credential_types::Credentials;
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let server = rt.block_on(MockServer::start());
+        let slow_down = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.\
+                         </Message></Error>";
+        rt.block_on(async {
+            Mock::given(wiremock::matchers::method("PUT"))
+                .respond_with(ResponseTemplate::new(503).set_body_string(slow_down))
+                .up_to_n_times(4)
+                .mount(&server)
+                .await;
+            Mock::given(wiremock::matchers::method("PUT"))
+                .respond_with(ResponseTemplate::new(200))
+                .mount(&server)
+                .await;
+            Mock::given(wiremock::matchers::method("GET"))
+                .respond_with(ResponseTemplate::new(404).set_body_string(
+                    "<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.\
+                     </Message></Error>",
+                ))
+                .mount(&server)
+                .await;
+        });
+        let aws = rt
+            .block_on(Aws::load_from(
+                aws_config::defaults(BehaviorVersion::latest())
+                    .endpoint_url(server.uri())
+                    .region(Region::new("us-east-1"))
+                    .credentials_provider(Credentials::new("a", "b", None, None, "test")),
+            ))
+            .expect("config");
+        let blobs = S3Blobs::new(&aws, "hist", HISTORY_PREFIX).expect("blobs");
+        blobs
+            .put("a.json", b"{}")
+            .expect("written in the second round");
+        assert!(blobs.get("missing.json").is_err());
+        let requests = rt.block_on(server.received_requests()).expect("recorded");
+        let count = |m: &str| requests.iter().filter(|r| r.method.as_str() == m).count();
+        // 4 refused (the SDK's 3 attempts, then the first of the next round), then written.
+        assert_eq!(count("PUT"), 5);
+        assert_eq!(count("GET"), 1, "a 404 is an answer, not a fault");
     }
 
     /// A `--history` bucket in another region: S3 answers 301 PermanentRedirect naming the
