@@ -10,7 +10,6 @@
 
 use std::future::Future;
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -201,7 +200,7 @@ impl Regional {
             match call(client.clone()).await {
                 Ok(v) => return Ok(v),
                 Err(e) if round < ROUNDS && transient(&e) => {
-                    tokio::time::sleep(Duration::from_millis(250 << round)).await;
+                    crate::cloud::run::store::backoff(round).await
                 }
                 Err(e) => break e,
             }

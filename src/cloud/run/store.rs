@@ -320,7 +320,8 @@ where
     }
 }
 
-async fn backoff(attempt: u32) {
+/// Jittered exponential backoff between rounds of S3 calls; the history store waits the same way.
+pub(crate) async fn backoff(attempt: u32) {
     let base = 200u64 << attempt.min(6);
     let jitter = fastrand::u64(0..=base / 2);
     tokio::time::sleep(Duration::from_millis(base + jitter)).await;

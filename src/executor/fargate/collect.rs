@@ -156,9 +156,9 @@ pub(super) async fn stopped_from_outside(store: &Store, key: &str) -> Option<Sto
 
 /// Why a worker that sent its result ended before its share did by itself, if it did: anything
 /// but the controller's abort (abort.json, read by the worker) and the plan's hard deadline, both
-/// of which the controller decided. The worker's words are matched (src/worker/watch.rs says
-/// them): SIGTERM that was not the controller's StopTask (a Spot interruption, a host's end), a
-/// heartbeat it found stale. `None` when the whole run was stopped, since then every worker ends
+/// of which the controller decided, worded by [`protocol::STOPPED_BY_ABORT`] and
+/// [`protocol::STOPPED_AT_DEADLINE`]. Anything else is the worker's own: SIGTERM that was not the
+/// controller's StopTask (a Spot interruption, a host's end), a heartbeat it found stale. `None` when the whole run was stopped, since then every worker ends
 /// early by design.
 pub(super) fn stopped_early(result: &WorkerResult, run_stopped: bool) -> Option<String> {
     let why = result.stopped.as_deref()?;
@@ -298,7 +298,7 @@ mod tests {
         }
     }
 
-    /// The worker's own words (src/worker/watch.rs, src/worker.rs) decide who ended it.
+    /// The words of protocol.rs (which src/worker/watch.rs writes) decide who ended a worker.
     #[test]
     fn only_a_worker_that_ended_its_share_by_itself_stopped_early() {
         for mine in [

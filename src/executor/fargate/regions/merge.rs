@@ -80,14 +80,15 @@ pub(super) async fn merge(
                 agg.merge(&part);
                 // A worker that ended its share early by itself sent figures (merged) but did
                 // not run its share: failed, as in a run from one region (collect.rs).
-                match stopped_early(r, run_stopped) {
-                    Some(why) if r.error.is_none() => region_failed.push(FailedWorker {
-                        worker: w.clone(),
-                        reason: format!("{}: {why}", site.region),
-                        log_stream: log_stream.clone(),
-                    }),
-                    _ if r.error.is_none() => contributed += 1,
-                    _ => {}
+                if r.error.is_none() {
+                    match stopped_early(r, run_stopped) {
+                        Some(why) => region_failed.push(FailedWorker {
+                            worker: w.clone(),
+                            reason: format!("{}: {why}", site.region),
+                            log_stream: log_stream.clone(),
+                        }),
+                        None => contributed += 1,
+                    }
                 }
             }
             if let Some(e) = &r.error {
