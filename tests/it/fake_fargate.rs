@@ -495,6 +495,28 @@ pub fn wait_for_load(moto: &Moto, region: &str, bucket: &str, n: usize) {
     }
 }
 
+/// `loadgate run --executor fargate` as the tests start it: the stand-in's image (`x`), no
+/// baseline, the protocol's intervals shortened ([`FAST`]; a later `LOADGATE_FARGATE_TIMING`
+/// replaces it), `env` for AWS (moto's, or a proxy's in front of it), then `args`.
+pub fn fargate_run(env: Vec<(&'static str, String)>, args: &[&str]) -> crate::harness::Test {
+    let mut test = crate::harness::Test::new()
+        .env("LOADGATE_FARGATE_TIMING", FAST)
+        .args(&[
+            "run",
+            "--executor",
+            "fargate",
+            "--image",
+            "x",
+            "--baseline",
+            "none",
+        ])
+        .args(args);
+    for (k, v) in env {
+        test = test.env(k, &v);
+    }
+    test
+}
+
 /// A task of the deployed stack's cluster as moto shows it.
 #[allow(dead_code)]
 #[derive(Clone, Debug)]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use loadgate::target::Route;
 
-use crate::fake_fargate::{self, FakeFargate, FAST};
+use crate::fake_fargate::{self, FakeFargate};
 use crate::harness::{Ran, Test};
 use crate::moto::Moto;
 
@@ -27,26 +27,10 @@ fn routes() -> Vec<Route> {
 }
 
 fn controller(moto: &Moto, yaml: &str, workers: &str) -> Test {
-    let mut test = Test::new()
+    crate::fake_fargate::fargate_run(moto.env(), &["--workers", workers])
         .scenario(yaml)
         .target(routes())
         .env("API_TOKEN", SECRET)
-        .env("LOADGATE_FARGATE_TIMING", FAST)
-        .args(&[
-            "run",
-            "--executor",
-            "fargate",
-            "--workers",
-            workers,
-            "--image",
-            "x",
-            "--baseline",
-            "none",
-        ]);
-    for (k, v) in moto.env() {
-        test = test.env(k, &v);
-    }
-    test
 }
 
 fn setup() -> Moto {
@@ -348,28 +332,13 @@ fn a_secret_over_4_kb_goes_to_the_advanced_tier_and_the_summary_says_it_is_bille
     let moto = setup();
     let fargate = FakeFargate::start(&moto);
     let big = "k".repeat(5_000);
-    let mut test = Test::new()
+    let test = crate::fake_fargate::fargate_run(moto.env(), &["--workers", "2"])
         .scenario(
             "name: adv\ntarget: \"{target}\"\ndefaults: { headers: { X-Cert: \"${BIG_CERT}\" } }\n\
              load: { concurrency: 2, hold_for: 1s }\nrequests:\n  - { name: a, path: /a }\n",
         )
         .target(vec![Route::ok("/a").require_header("x-cert", &big)])
-        .env("BIG_CERT", &big)
-        .env("LOADGATE_FARGATE_TIMING", FAST)
-        .args(&[
-            "run",
-            "--executor",
-            "fargate",
-            "--workers",
-            "2",
-            "--image",
-            "x",
-            "--baseline",
-            "none",
-        ]);
-    for (k, v) in moto.env() {
-        test = test.env(k, &v);
-    }
+        .env("BIG_CERT", &big);
     let ran = test.run();
     fargate.finish();
     ran.code(0);

@@ -15,7 +15,7 @@ use loadgate::cloud::outputs::StackOutputs;
 use loadgate::target::Route;
 use serde_json::Value;
 
-use crate::fake_fargate::{self, FakeFargate, FAST, STACK};
+use crate::fake_fargate::{self, FakeFargate, STACK};
 use crate::harness::{Ran, Test};
 use crate::moto::Moto;
 use crate::proxy::{Proxy, Reply};
@@ -28,25 +28,9 @@ fn scenario(load: &str, extra: &str) -> String {
 
 /// `loadgate run --executor fargate` with `env` (moto's, or a proxy's in front of it).
 fn controller(env: Vec<(&'static str, String)>, yaml: &str, workers: &str) -> Test {
-    let mut test = Test::new()
+    crate::fake_fargate::fargate_run(env, &["--workers", workers])
         .scenario(yaml)
         .target(vec![Route::ok("/a"), Route::ok("/b")])
-        .env("LOADGATE_FARGATE_TIMING", FAST)
-        .args(&[
-            "run",
-            "--executor",
-            "fargate",
-            "--workers",
-            workers,
-            "--image",
-            "x",
-            "--baseline",
-            "none",
-        ]);
-    for (k, v) in env {
-        test = test.env(k, &v);
-    }
-    test
 }
 
 fn setup() -> Moto {

@@ -8,34 +8,18 @@ use std::time::{Duration, Instant};
 
 use loadgate::target::Route;
 
-use crate::fake_fargate::{self, FakeFargate, FAST};
+use crate::fake_fargate::{self, FakeFargate};
 use crate::harness::{Ran, Test};
 use crate::moto::Moto;
 use crate::proxy::Proxy;
 
 fn controller(proxy: &Proxy, name: &str, hold_for: &str) -> Test {
-    let mut test = Test::new()
+    crate::fake_fargate::fargate_run(proxy.env(), &["--workers", "2"])
         .scenario(&format!(
             "name: {name}\ntarget: \"{{target}}\"\nload: {{ concurrency: 2, hold_for: {hold_for} }}\n\
              requests:\n  - {{ name: a, path: /a }}\n"
         ))
         .target(vec![Route::ok("/a")])
-        .env("LOADGATE_FARGATE_TIMING", FAST)
-        .args(&[
-            "run",
-            "--executor",
-            "fargate",
-            "--workers",
-            "2",
-            "--image",
-            "x",
-            "--baseline",
-            "none",
-        ]);
-    for (k, v) in proxy.env() {
-        test = test.env(k, &v);
-    }
-    test
 }
 
 fn command(proxy: &Proxy, args: &[&str]) -> Ran {

@@ -7,8 +7,7 @@ use std::time::Instant;
 
 use loadgate::target::Route;
 
-use crate::fake_fargate::{FakeFargate, FAST};
-use crate::harness::Test;
+use crate::fake_fargate::FakeFargate;
 use crate::moto::Moto;
 
 fn setup() -> Moto {
@@ -58,24 +57,9 @@ fn workers_stop_by_themselves_when_the_controller_is_killed() {
     let fargate = FakeFargate::start(&moto);
     let scenario = "name: orphan\ntarget: \"{target}\"\nload: { concurrency: 2, hold_for: 120s }\n\
                     requests: [{ path: / }]\n";
-    let mut test = Test::new()
+    let test = crate::fake_fargate::fargate_run(moto.env(), &["--workers", "2"])
         .scenario(scenario)
-        .target(vec![Route::ok("/")])
-        .env("LOADGATE_FARGATE_TIMING", FAST)
-        .args(&[
-            "run",
-            "--executor",
-            "fargate",
-            "--workers",
-            "2",
-            "--image",
-            "x",
-            "--baseline",
-            "none",
-        ]);
-    for (k, v) in moto.env() {
-        test = test.env(k, &v);
-    }
+        .target(vec![Route::ok("/")]);
     let bucket = crate::fake_fargate::outputs(&moto).bucket;
     let mut killed_at = None;
     let ran = test.run_with(|child| {
@@ -121,24 +105,9 @@ fn one_worker_stops_early(min_workers: Option<u32>) -> (crate::harness::Ran, Str
         "name: early\ntarget: \"{{target}}\"\nload: {{ concurrency: 2, hold_for: 8s }}\n\
          workers: 2\nrequests: [{{ path: / }}]\n{min}"
     );
-    let mut test = Test::new()
+    let test = crate::fake_fargate::fargate_run(moto.env(), &["--workers", "2"])
         .scenario(&scenario)
-        .target(vec![Route::ok("/")])
-        .env("LOADGATE_FARGATE_TIMING", FAST)
-        .args(&[
-            "run",
-            "--executor",
-            "fargate",
-            "--workers",
-            "2",
-            "--image",
-            "x",
-            "--baseline",
-            "none",
-        ]);
-    for (k, v) in moto.env() {
-        test = test.env(k, &v);
-    }
+        .target(vec![Route::ok("/")]);
     let bucket = crate::fake_fargate::outputs(&moto).bucket;
     let mut early = String::new();
     let ran = test.run_with(|_| {

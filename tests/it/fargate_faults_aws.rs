@@ -39,28 +39,13 @@ fn fargate_through(moto: &Moto, proxy: &Proxy) -> FakeFargate {
 }
 
 fn controller(proxy: &Proxy, timing: &str, workers: &str) -> Test {
-    let mut test = Test::new()
+    crate::fake_fargate::fargate_run(proxy.env(), &["--workers", workers])
         .scenario(
             "name: faults\ntarget: \"{target}\"\nload: { concurrency: 4, hold_for: 3s }\n\
              requests:\n  - { name: a, path: /a }\n",
         )
         .target(vec![Route::ok("/a")])
         .env("LOADGATE_FARGATE_TIMING", timing)
-        .args(&[
-            "run",
-            "--executor",
-            "fargate",
-            "--workers",
-            workers,
-            "--image",
-            "x",
-            "--baseline",
-            "none",
-        ]);
-    for (k, v) in proxy.env() {
-        test = test.env(k, &v);
-    }
-    test
 }
 
 /// The test intervals, with a heartbeat limit long enough that S3's retried writes (the SDK

@@ -5,7 +5,7 @@
 
 use loadgate::target::Route;
 
-use crate::fake_fargate::{self, FakeFargate, Options, FAST};
+use crate::fake_fargate::{self, FakeFargate, Options};
 use crate::harness::{Ran, Test};
 use crate::moto::{Moto, REGION};
 
@@ -26,28 +26,12 @@ fn setup() -> Regions {
 }
 
 fn controller(moto: &Moto, hold_for: &str, regions: &str, extra: &str) -> Test {
-    let mut test = Test::new()
+    crate::fake_fargate::fargate_run(moto.env(), &["--regions", regions])
         .scenario(&format!(
             "name: regions-faults\ntarget: \"{{target}}\"\nload: {{ concurrency: 3, hold_for: {hold_for} }}\n\
              requests:\n  - {{ name: a, path: /a }}\n{extra}"
         ))
         .target(vec![Route::ok("/a")])
-        .env("LOADGATE_FARGATE_TIMING", FAST)
-        .args(&[
-            "run",
-            "--executor",
-            "fargate",
-            "--regions",
-            regions,
-            "--image",
-            "x",
-            "--baseline",
-            "none",
-        ]);
-    for (k, v) in moto.env() {
-        test = test.env(k, &v);
-    }
-    test
 }
 
 fn wait_for_load_everywhere(r: &Regions, us: usize, eu: usize) {

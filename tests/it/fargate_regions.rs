@@ -7,7 +7,7 @@ use std::time::Duration;
 use loadgate::target::Route;
 use serde_json::Value;
 
-use crate::fake_fargate::{self, FakeFargate, Options, FAST};
+use crate::fake_fargate::{self, FakeFargate, Options};
 use crate::harness::Test;
 use crate::moto::{Moto, REGION};
 
@@ -30,25 +30,11 @@ pub(crate) fn routes() -> Vec<Route> {
 }
 
 pub(crate) fn controller(moto: &Moto, yaml: &str, args: &[&str]) -> Test {
-    let mut test = Test::new()
+    crate::fake_fargate::fargate_run(moto.env(), &[])
         .scenario(yaml)
         .target(routes())
         .env("API_TOKEN", SECRET)
-        .env("LOADGATE_FARGATE_TIMING", FAST)
-        .args(&[
-            "run",
-            "--executor",
-            "fargate",
-            "--image",
-            "x",
-            "--baseline",
-            "none",
-        ])
-        .args(args);
-    for (k, v) in moto.env() {
-        test = test.env(k, &v);
-    }
-    test
+        .args(args)
 }
 
 pub(crate) fn setup() -> (Moto, fake_fargate::Deployed, fake_fargate::Deployed) {

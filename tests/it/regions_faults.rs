@@ -15,7 +15,7 @@ use crate::moto::{Moto, REGION};
 use crate::proxy::{Proxy, Reply, Seen};
 
 fn controller(proxy: &Proxy, regions: &str) -> Test {
-    let mut test = Test::new()
+    fake_fargate::fargate_run(proxy.env(), &["--regions", regions])
         .scenario(&scenario(
             "{ concurrency: 2, hold_for: 30s }",
             // min_workers 1 of 2 would let the run go on without one worker; never without a region.
@@ -23,22 +23,6 @@ fn controller(proxy: &Proxy, regions: &str) -> Test {
         ))
         .target(routes())
         .env("API_TOKEN", SECRET)
-        .env("LOADGATE_FARGATE_TIMING", FAST)
-        .args(&[
-            "run",
-            "--executor",
-            "fargate",
-            "--image",
-            "x",
-            "--baseline",
-            "none",
-            "--regions",
-            regions,
-        ]);
-    for (k, v) in proxy.env() {
-        test = test.env(k, &v);
-    }
-    test
 }
 
 /// The calls of one operation signed for one region they were signed for.
@@ -286,7 +270,7 @@ fn a_region_without_capacity_fails_the_run_and_the_tasks_started_elsewhere_are_s
 fn an_abort_threshold_stops_every_task_in_every_region() {
     let (moto, us, eu) = setup();
     let (f_us, f_eu) = fargates(&moto);
-    let mut test = Test::new()
+    let test = fake_fargate::fargate_run(moto.env(), &["--regions", "us-east-1=1,eu-west-1=1"])
         .scenario(&scenario(
             "{ concurrency: 2, hold_for: 60s }",
             "thresholds:\n  - { expr: \"error_rate < 1%\", abort: true }\n",
@@ -295,22 +279,7 @@ fn an_abort_threshold_stops_every_task_in_every_region() {
             Route::ok("/a").status(500),
             Route::ok("/b").status(500),
         ])
-        .env("API_TOKEN", SECRET)
-        .env("LOADGATE_FARGATE_TIMING", FAST)
-        .args(&[
-            "run",
-            "--executor",
-            "fargate",
-            "--image",
-            "x",
-            "--baseline",
-            "none",
-            "--regions",
-            "us-east-1=1,eu-west-1=1",
-        ]);
-    for (k, v) in moto.env() {
-        test = test.env(k, &v);
-    }
+        .env("API_TOKEN", SECRET);
     let ran = test.run();
     let codes = [f_us.finish(), f_eu.finish()];
     ran.code(1);
