@@ -527,19 +527,33 @@ pub struct TaskSeen {
     pub started_by: String,
 }
 
-/// Every task of the deployed stack's cluster, running or stopped (ListTasks shows one desired
-/// status at a time), through moto directly: what a test asserts "nothing left running" with.
+/// Every task of the deployed stack's cluster in the tests' region, running or stopped: what a
+/// test asserts "nothing left running" with.
 #[allow(dead_code)]
 pub fn tasks(moto: &Moto) -> Vec<TaskSeen> {
+    tasks_in(moto, crate::moto::REGION, &outputs(moto).cluster_name)
+}
+
+/// The lastStatus of every task of `cluster` in `region`.
+#[allow(dead_code)]
+pub fn task_statuses(moto: &Moto, region: &str, cluster: &str) -> Vec<String> {
+    tasks_in(moto, region, cluster)
+        .into_iter()
+        .map(|t| t.status)
+        .collect()
+}
+
+/// Every task of `cluster` in `region`, running or stopped (ListTasks shows one desired status
+/// at a time), through moto directly.
+pub fn tasks_in(moto: &Moto, region: &str, cluster: &str) -> Vec<TaskSeen> {
     use aws_sdk_ecs::types::DesiredStatus;
-    let cluster = outputs(moto).cluster_name;
     runtime().block_on(async {
-        let ecs = moto.aws().await.ecs();
+        let ecs = aws_in(&moto.endpoint, None, region).await.ecs();
         let mut arns = Vec::new();
         for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
             let listed = ecs
                 .list_tasks()
-                .cluster(&cluster)
+                .cluster(cluster)
                 .desired_status(status)
                 .send()
                 .await
@@ -553,7 +567,7 @@ pub fn tasks(moto: &Moto) -> Vec<TaskSeen> {
         }
         let described = ecs
             .describe_tasks()
-            .cluster(&cluster)
+            .cluster(cluster)
             .set_tasks(Some(arns))
             .send()
             .await

@@ -86,43 +86,7 @@ fn bucket_objects(moto: &Moto) -> Vec<(String, String)> {
 
 fn task_statuses(moto: &Moto) -> Vec<String> {
     let cluster = fake_fargate::outputs(moto).cluster_name;
-    fake_fargate::runtime().block_on(async {
-        let ecs = moto.aws().await.ecs();
-        let arns = ecs
-            .list_tasks()
-            .cluster(&cluster)
-            .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
-            .send()
-            .await
-            .expect("list")
-            .task_arns()
-            .to_vec();
-        let mut all = arns;
-        let running = ecs
-            .list_tasks()
-            .cluster(&cluster)
-            .send()
-            .await
-            .expect("list");
-        all.extend(running.task_arns().iter().cloned());
-        all.sort();
-        all.dedup();
-        if all.is_empty() {
-            return Vec::new();
-        }
-        let described = ecs
-            .describe_tasks()
-            .cluster(&cluster)
-            .set_tasks(Some(all))
-            .send()
-            .await
-            .expect("describe");
-        described
-            .tasks()
-            .iter()
-            .map(|t| t.last_status().unwrap_or_default().to_string())
-            .collect()
-    })
+    fake_fargate::task_statuses(moto, crate::moto::REGION, &cluster)
 }
 
 #[test]

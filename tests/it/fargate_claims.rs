@@ -73,38 +73,7 @@ fn objects(moto: &Moto, bucket: &str, prefix: &str) -> BTreeMap<String, Value> {
 
 /// The lastStatus of every task of the cluster.
 fn task_statuses(moto: &Moto, cluster: &str) -> Vec<String> {
-    use aws_sdk_ecs::types::DesiredStatus;
-    fake_fargate::runtime().block_on(async {
-        let ecs = moto.aws().await.ecs();
-        let mut arns = Vec::new();
-        for desired in [DesiredStatus::Running, DesiredStatus::Stopped] {
-            let listed = ecs
-                .list_tasks()
-                .cluster(cluster)
-                .desired_status(desired)
-                .send()
-                .await
-                .expect("list tasks");
-            arns.extend(listed.task_arns().iter().cloned());
-        }
-        arns.sort();
-        arns.dedup();
-        if arns.is_empty() {
-            return Vec::new();
-        }
-        let described = ecs
-            .describe_tasks()
-            .cluster(cluster)
-            .set_tasks(Some(arns))
-            .send()
-            .await
-            .expect("describe tasks");
-        described
-            .tasks()
-            .iter()
-            .map(|t| t.last_status().unwrap_or_default().to_string())
-            .collect()
-    })
+    fake_fargate::task_statuses(moto, crate::moto::REGION, cluster)
 }
 
 fn signal(child: &Child, sig: i32) {

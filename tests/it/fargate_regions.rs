@@ -7,7 +7,7 @@ use std::time::Duration;
 use loadgate::target::Route;
 use serde_json::Value;
 
-use crate::fake_fargate::{self, FakeFargate, Options};
+use crate::fake_fargate::{self, task_statuses, FakeFargate, Options};
 use crate::harness::Test;
 use crate::moto::{Moto, REGION};
 
@@ -112,43 +112,6 @@ fn result_docs(moto: &Moto, region: &str, bucket: &str, run_id: &str) -> Vec<Val
         }
         assert!(!out.is_empty(), "{region}: no results");
         out
-    })
-}
-
-pub(crate) fn task_statuses(moto: &Moto, region: &str, cluster: &str) -> Vec<String> {
-    fake_fargate::runtime().block_on(async {
-        let ecs = fake_fargate::aws_in(&moto.endpoint, None, region)
-            .await
-            .ecs();
-        let mut all = Vec::new();
-        for status in [
-            aws_sdk_ecs::types::DesiredStatus::Stopped,
-            aws_sdk_ecs::types::DesiredStatus::Running,
-        ] {
-            let list = ecs
-                .list_tasks()
-                .cluster(cluster)
-                .desired_status(status)
-                .send()
-                .await
-                .expect("list");
-            all.extend(list.task_arns().iter().cloned());
-        }
-        all.sort();
-        all.dedup();
-        if all.is_empty() {
-            return Vec::new();
-        }
-        ecs.describe_tasks()
-            .cluster(cluster)
-            .set_tasks(Some(all))
-            .send()
-            .await
-            .expect("describe")
-            .tasks()
-            .iter()
-            .map(|t| t.last_status().unwrap_or_default().to_string())
-            .collect()
     })
 }
 

@@ -6,11 +6,9 @@
 
 use loadgate::target::Route;
 
-use crate::fake_fargate::{self, FAST};
-use crate::fargate_regions::{
-    fargates, routes, scenario, secrets_left, setup, task_statuses, EU, SECRET,
-};
-use crate::harness::Test;
+use crate::fake_fargate::{self, task_statuses, FAST};
+use crate::fargate_regions::{fargates, routes, scenario, secrets_left, setup, EU, SECRET};
+use crate::harness::{Ran, Test};
 use crate::moto::{Moto, REGION};
 use crate::proxy::{Proxy, Reply, Seen};
 
@@ -32,6 +30,21 @@ fn calls_in(proxy: &Proxy, action: &str, region: &str) -> Vec<Seen> {
         .into_iter()
         .filter(|s| s.region == region)
         .collect()
+}
+
+/// The run refused before any launch, naming `region`: exit 3, no RunTask in any region; its
+/// stderr for the test's own checks.
+fn refused_before_any_launch(ran: &Ran, proxy: &Proxy, region: &str) -> String {
+    ran.code(3);
+    let err = ran.stderr.clone();
+    assert!(
+        err.contains(&format!("the run cannot use region(s) {region};")),
+        "{err}"
+    );
+    assert!(err.contains("no task was started in any region"), "{err}");
+    assert!(proxy.calls("RunTask").is_empty(), "a task was launched");
+    assert_eq!(ran.target().total(), 0);
+    err
 }
 
 /// The keys of a run in one region's bucket.
@@ -89,23 +102,15 @@ fn an_opt_in_region_the_account_has_not_enabled_is_named_and_nothing_starts() {
         }
     });
     let ran = controller(&proxy, "us-east-1=1,ap-east-1=1").run();
-    ran.code(3);
-    let err = &ran.stderr;
-    assert!(
-        err.contains("the run cannot use region(s) ap-east-1;"),
-        "{err}"
-    );
+    let err = refused_before_any_launch(&ran, &proxy, "ap-east-1");
     assert!(err.contains("InvalidClientTokenId"), "{err}");
     assert!(err.contains("enable it for the account"), "{err}");
-    assert!(err.contains("no task was started in any region"), "{err}");
     assert!(
         proxy.seen().iter().any(|s| s.region == "ap-east-1"),
         "ap-east-1 was never asked"
     );
-    assert!(proxy.calls("RunTask").is_empty(), "a task was launched");
     assert!(task_statuses(&moto, REGION, &us.cluster).is_empty());
     assert_eq!(secrets_left(&moto, REGION), 0);
-    assert_eq!(ran.target().total(), 0);
 }
 
 const VPC_LIMIT: &str = "The maximum number of VPCs has been reached.";
@@ -142,25 +147,18 @@ fn a_region_whose_stack_fails_to_deploy_is_named_and_nothing_starts() {
         }
     });
     let ran = controller(&proxy, "us-east-1=1,eu-west-1=1").run();
-    ran.code(3);
-    let err = &ran.stderr;
-    assert!(
-        err.contains("the run cannot use region(s) eu-west-1;"),
-        "{err}"
-    );
+    let err = refused_before_any_launch(&ran, &proxy, EU);
     assert!(err.contains("ROLLBACK_COMPLETE"), "{err}");
     assert!(
         err.contains(VPC_LIMIT),
         "the cause CloudFormation gave: {err}"
     );
-    assert!(err.contains("no task was started in any region"), "{err}");
     assert_eq!(
         calls_in(&proxy, "CreateStack", EU).len(),
         1,
         "one create in eu-west-1"
     );
     assert!(calls_in(&proxy, "CreateStack", REGION).is_empty());
-    assert!(proxy.calls("RunTask").is_empty(), "a task was launched");
     assert!(task_statuses(&moto, REGION, &us.cluster).is_empty());
     for name in [REGION, EU] {
         assert_eq!(secrets_left(&moto, name), 0, "{name}");
@@ -187,19 +185,13 @@ fn a_region_whose_vcpu_quota_is_too_low_is_named_and_nothing_starts() {
         }
     });
     let ran = controller(&proxy, "us-east-1=1,eu-west-1=1").run();
-    ran.code(3);
-    let err = &ran.stderr;
-    assert!(
-        err.contains("the run cannot use region(s) eu-west-1;"),
-        "{err}"
-    );
+    let err = refused_before_any_launch(&ran, &proxy, EU);
     assert!(
         err.contains("the account's Fargate quota in eu-west-1 is 0.5 vCPU"),
         "{err}"
     );
     assert!(err.contains("Service Quotas"), "{err}");
     assert_eq!(calls_in(&proxy, "GetServiceQuota", EU).len(), 1);
-    assert!(proxy.calls("RunTask").is_empty(), "a task was launched");
     for (name, cluster) in [(REGION, &us.cluster), (EU, &eu.cluster)] {
         assert!(task_statuses(&moto, name, cluster).is_empty(), "{name}");
         assert_eq!(secrets_left(&moto, name), 0, "{name}");
