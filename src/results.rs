@@ -117,15 +117,49 @@ pub struct RegionFigures {
     /// The region's histograms, encoded as the run's own: what a later run's relative threshold
     /// with `{region:...}` is measured against, exactly. Absent in older results.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub histograms: Option<RegionHistograms>,
+    pub histograms: Option<HistogramSets>,
 }
 
-/// `distributed.regions[].histograms`: the total and labels of one region (no timeline: the
-/// run's timeline is the one report.html draws).
+/// The histograms of a total and its labels: the run's own (with its timeline, in
+/// [`Histograms`]) and each region's (`distributed.regions[].histograms`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct RegionHistograms {
+pub struct HistogramSets {
     pub total: HistogramSet,
     pub labels: IndexMap<String, HistogramSet>,
+}
+
+impl HistogramSets {
+    fn of(agg: &Aggregate) -> HistogramSets {
+        HistogramSets {
+            total: HistogramSet::of(&agg.total),
+            labels: agg
+                .labels
+                .iter()
+                .map(|(l, m)| (l.clone(), HistogramSet::of(m)))
+                .collect(),
+        }
+    }
+
+    /// An aggregate of the total and labels whose summaries are given, over `duration_s`.
+    fn decode(
+        &self,
+        duration_s: f64,
+        total: &Summary,
+        labels: &IndexMap<String, Summary>,
+    ) -> Result<Aggregate, CodecError> {
+        let mut agg = Aggregate::new(&[]);
+        // `from_secs_f64` panics on a value too large for a Duration (a hostile file's 1e300).
+        agg.duration = Duration::try_from_secs_f64(duration_s.max(0.0)).unwrap_or_default();
+        agg.total = metric_set(total, &self.total)?;
+        for (name, summary) in labels {
+            let h = self
+                .labels
+                .get(name)
+                .ok_or_else(|| missing(&format!("label {name}")))?;
+            agg.labels.push((name.clone(), metric_set(summary, h)?));
+        }
+        Ok(agg)
+    }
 }
 
 impl RegionFigures {
@@ -147,14 +181,7 @@ impl RegionFigures {
                 .map(|(l, m)| (l.clone(), Summary::of(m, d)))
                 .collect(),
             duration_s: Some(round3(d.as_secs_f64())),
-            histograms: Some(RegionHistograms {
-                total: HistogramSet::of(&agg.total),
-                labels: agg
-                    .labels
-                    .iter()
-                    .map(|(l, m)| (l.clone(), HistogramSet::of(m)))
-                    .collect(),
-            }),
+            histograms: Some(HistogramSets::of(agg)),
         }
     }
 
@@ -164,17 +191,7 @@ impl RegionFigures {
         let (Some(hist), Some(duration_s)) = (&self.histograms, self.duration_s) else {
             return Err(missing("the region"));
         };
-        let mut agg = Aggregate::new(&[]);
-        agg.duration = Duration::try_from_secs_f64(duration_s.max(0.0)).unwrap_or_default();
-        agg.total = metric_set(&self.total, &hist.total)?;
-        for (name, summary) in &self.labels {
-            let h = hist
-                .labels
-                .get(name)
-                .ok_or_else(|| missing(&format!("label {name}")))?;
-            agg.labels.push((name.clone(), metric_set(summary, h)?));
-        }
-        Ok(agg)
+        hist.decode(duration_s, &self.total, &self.labels)
     }
 }
 
@@ -325,8 +342,8 @@ pub struct TimelinePoint {
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Histograms {
-    pub total: HistogramSet,
-    pub labels: IndexMap<String, HistogramSet>,
+    #[serde(flatten)]
+    pub sets: HistogramSets,
     /// Response times of each timeline second (2 significant digits).
     #[serde(default)]
     pub timeline: Vec<String>,
@@ -468,12 +485,7 @@ impl Results {
             distributed: None,
             flows: agg.flows.iter().cloned().collect(),
             histograms: Histograms {
-                total: HistogramSet::of(&agg.total),
-                labels: agg
-                    .labels
-                    .iter()
-                    .map(|(l, m)| (l.clone(), HistogramSet::of(m)))
-                    .collect(),
+                sets: HistogramSets::of(agg),
                 timeline: agg
                     .timeline
                     .iter()
@@ -487,18 +499,10 @@ impl Results {
     /// Rebuilds the aggregate (histograms and counters) from saved results, to recompute figures
     /// or to merge partial results of workers.
     pub fn to_aggregate(&self) -> Result<Aggregate, CodecError> {
-        let mut agg = Aggregate::new(&[]);
-        // `from_secs_f64` panics on a value too large for a Duration (a hostile file's 1e300).
-        agg.duration = Duration::try_from_secs_f64(self.duration_s.max(0.0)).unwrap_or_default();
-        agg.total = metric_set(&self.total, &self.histograms.total)?;
-        for (name, summary) in &self.labels {
-            let hist = self
-                .histograms
-                .labels
-                .get(name)
-                .ok_or_else(|| missing(&format!("label {name}")))?;
-            agg.labels.push((name.clone(), metric_set(summary, hist)?));
-        }
+        let mut agg = self
+            .histograms
+            .sets
+            .decode(self.duration_s, &self.total, &self.labels)?;
         for (t, point) in self.timeline.iter().enumerate() {
             let response_time = match self.histograms.timeline.get(t) {
                 Some(h) => stats::decode(h)?,

@@ -508,7 +508,7 @@ const CURVE_STEPS: usize = 80;
 fn distribution_chart(r: &Results) -> Chart {
     let mut lines = Vec::new();
     let base = base_name(r);
-    for (i, (name, set)) in r.histograms.labels.iter().enumerate() {
+    for (i, (name, set)) in r.histograms.sets.labels.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         let Ok(h) = stats::decode(&set.response_time) else {
             continue;
