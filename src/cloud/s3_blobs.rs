@@ -404,12 +404,25 @@ mod tests {
         assert_eq!(inner.expect("runs"), "inner");
     }
 
+    /// The history store on bucket `hist` of the S3 that `endpoint` plays, from us-east-1.
+    fn history_on(rt: &tokio::runtime::Runtime, endpoint: &str) -> S3Blobs {
+        use aws_config::{BehaviorVersion, Region};
+        use aws_credential_types::Credentials;
+        let aws = rt
+            .block_on(Aws::load_from(
+                aws_config::defaults(BehaviorVersion::latest())
+                    .endpoint_url(endpoint)
+                    .region(Region::new("us-east-1"))
+                    .credentials_provider(Credentials::new("a", "b", None, None, "test")),
+            ))
+            .expect("config");
+        S3Blobs::new(&aws, "hist", HISTORY_PREFIX).expect("blobs")
+    }
+
     /// S3 failing a history write more times than the SDK's 3 attempts: another round carries
     /// it, while a missing object (404) is answered at once, not retried.
     #[test]
     fn a_history_write_outlasts_s3_errors_and_a_missing_object_is_not_retried() {
-        use aws_config::{BehaviorVersion, Region};
-        use aws_credential_types::Credentials;
         use wiremock::{Mock, MockServer, ResponseTemplate};
 
         let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -434,15 +447,7 @@ mod tests {
                 .mount(&server)
                 .await;
         });
-        let aws = rt
-            .block_on(Aws::load_from(
-                aws_config::defaults(BehaviorVersion::latest())
-                    .endpoint_url(server.uri())
-                    .region(Region::new("us-east-1"))
-                    .credentials_provider(Credentials::new("a", "b", None, None, "test")),
-            ))
-            .expect("config");
-        let blobs = S3Blobs::new(&aws, "hist", HISTORY_PREFIX).expect("blobs");
+        let blobs = history_on(&rt, &server.uri());
         blobs
             .put("a.json", b"{}")
             .expect("written in the second round");
@@ -459,8 +464,6 @@ mod tests {
     /// region the request was signed for.
     #[test]
     fn a_bucket_in_another_region_is_followed_there() {
-        use aws_config::{BehaviorVersion, Region};
-        use aws_credential_types::Credentials;
         use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
         let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -499,15 +502,7 @@ mod tests {
                 .mount(&server)
                 .await;
         });
-        let aws = rt
-            .block_on(Aws::load_from(
-                aws_config::defaults(BehaviorVersion::latest())
-                    .endpoint_url(server.uri())
-                    .region(Region::new("us-east-1"))
-                    .credentials_provider(Credentials::new("a", "b", None, None, "test")),
-            ))
-            .expect("config");
-        let blobs = S3Blobs::new(&aws, "hist", HISTORY_PREFIX).expect("blobs");
+        let blobs = history_on(&rt, &server.uri());
         assert_eq!(blobs.get("a.json").expect("read"), b"hello");
         // Later calls go to the bucket's region at once.
         blobs.put("b.json", b"{}").expect("write");
