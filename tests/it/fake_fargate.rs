@@ -362,6 +362,17 @@ impl FakeFargate {
         id
     }
 
+    /// Sends one worker process SIGTERM that is not the controller's StopTask (a Spot
+    /// interruption, a host going away); returns its task id.
+    #[allow(dead_code)]
+    pub fn term_one(&self) -> String {
+        let workers = self.workers.lock().expect("lock");
+        let w = workers.values().next().expect("a worker runs");
+        // SAFETY: a plain kill(2) of the test's own child.
+        unsafe { libc::kill(w.child.id() as i32, libc::SIGTERM) };
+        w.task_id.clone()
+    }
+
     /// Stops playing Fargate; returns each worker's exit code (by task id).
     pub fn finish(mut self) -> BTreeMap<String, Option<i32>> {
         self.stop.store(true, Ordering::SeqCst);

@@ -112,11 +112,7 @@ fn one_worker_stops_early(min_workers: Option<u32>) -> (crate::harness::Ran, Str
     let mut early = String::new();
     let ran = test.run_with(|_| {
         crate::fake_fargate::wait_for_load(&moto, crate::moto::REGION, &bucket, 2);
-        let workers = fargate.workers.lock().expect("lock");
-        let w = workers.values().next().expect("a worker runs");
-        early = w.task_id.clone();
-        // SAFETY: a plain kill(2) of the test's own child.
-        unsafe { libc::kill(w.child.id() as i32, libc::SIGTERM) };
+        early = fargate.term_one();
     });
     let codes = fargate.finish();
     assert_eq!(codes.get(&early), Some(&Some(0)), "{codes:?}");

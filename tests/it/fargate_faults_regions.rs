@@ -106,11 +106,7 @@ fn a_worker_of_one_region_that_stops_early_by_itself_is_named_and_fails_the_run(
     let mut early = String::new();
     let ran = controller(&r.moto, "8s", "us-east-1=1,eu-west-1=2", "").run_with(|_| {
         wait_for_load_everywhere(&r, 1, 2);
-        let workers = eu.workers.lock().expect("lock");
-        let w = workers.values().next().expect("an eu worker");
-        early = w.task_id.clone();
-        // SAFETY: a plain kill(2) of the test's own child.
-        unsafe { libc::kill(w.child.id() as i32, libc::SIGTERM) };
+        early = eu.term_one();
     });
     let (_, eu_codes) = (us.finish(), eu.finish());
     assert_eq!(eu_codes.get(&early), Some(&Some(0)), "{eu_codes:?}");
